@@ -1,0 +1,1 @@
+"""Built-in evaluators. They register through the `registry.evaluators` entry points like any plugin."""

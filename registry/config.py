@@ -1,0 +1,71 @@
+"""Project settings from `[tool.registry]` in the nearest pyproject.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import Location, UserError, display_path
+
+_KEYS = {"claims", "runs", "verdicts"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    claims: Path
+    runs: tuple[Path, ...]
+    verdicts: Path
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(start: Path | None = None) -> Settings:
+    """Settings for the project around `start` (default: the working directory).
+
+    Without a pyproject.toml that has `[tool.registry]`, the defaults apply relative to `start`:
+    claims/, runs/, verdicts/. `runs` may be one folder or a list, inside or outside the project.
+    """
+    start = (start or Path.cwd()).resolve()
+    pyproject = find_pyproject(start)
+    table: dict[str, object] = {}
+    root = start
+    if pyproject is not None:
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"cannot read settings: {exc}", location=Location(display_path(pyproject))) from None
+        tool = data.get("tool", {})
+        if isinstance(tool, dict) and "registry" in tool:
+            table = tool["registry"]
+            root = pyproject.parent
+    if not isinstance(table, dict):
+        raise UserError("[tool.registry] must be a table", location=Location(display_path(pyproject or start)))
+    unknown = set(table) - _KEYS
+    if unknown:
+        raise UserError(
+            f"unknown key {sorted(unknown)[0]!r} in [tool.registry]",
+            location=Location(display_path(pyproject or start), key="tool.registry"),
+            hint="known keys: claims, runs, verdicts",
+        )
+
+    def folder(key: str, default: str) -> Path:
+        value = table.get(key, default)
+        if not isinstance(value, str):
+            raise UserError(f"[tool.registry] {key} must be a path string", location=Location(display_path(pyproject or start)))
+        return (root / value).resolve() if not Path(value).is_absolute() else Path(value)
+
+    runs_value = table.get("runs", ["runs"])
+    if isinstance(runs_value, str):
+        runs_value = [runs_value]
+    if not isinstance(runs_value, list) or not all(isinstance(r, str) for r in runs_value):
+        raise UserError("[tool.registry] runs must be a path or a list of paths", location=Location(display_path(pyproject or start)))
+    runs = tuple((root / r).resolve() if not Path(r).is_absolute() else Path(r) for r in runs_value)
+    return Settings(root=root, claims=folder("claims", "claims"), runs=runs, verdicts=folder("verdicts", "verdicts"))

@@ -1,0 +1,99 @@
+"""The judge: the one place where outcomes are decided.
+
+Evaluators measure; this module compares their statistics with the claim's `expect` lines, checks
+`n` against `min_samples`, and rolls prediction outcomes up to a claim outcome by `combine`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .plugins import Measurement, Statistic
+from .schema import ExpectLine, Outcome, Prediction
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+
+
+@dataclass(frozen=True)
+class LineResult:
+    line: ExpectLine
+    observed: Statistic
+    # True/False when the comparison could be made; None when the statistic is undefined.
+    holds: bool | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class Judgement:
+    outcome: Outcome
+    reason: str | None
+    lines: tuple[LineResult, ...]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def compare(observed: Statistic, line: ExpectLine) -> LineResult:
+    """`observed <op> value`, or why it cannot be compared."""
+    expected = line.value
+    if observed is None:
+        return LineResult(line, observed, None, f"statistic {line.stat!r} is undefined on this run")
+    if isinstance(observed, float) and math.isnan(observed):
+        return LineResult(line, observed, None, f"statistic {line.stat!r} is NaN on this run")
+    if isinstance(observed, bool):
+        observed_cmp: Any = int(observed)
+    else:
+        observed_cmp = observed
+    expected_cmp: Any = int(expected) if isinstance(expected, bool) else expected
+    if isinstance(observed_cmp, str) != isinstance(expected_cmp, str):
+        if line.op in ("==", "!="):
+            return LineResult(line, observed, _OPS[line.op](observed_cmp, expected_cmp))
+        return LineResult(line, observed, None, f"statistic {line.stat!r} is {observed!r}; cannot compare with {line.op}")
+    return LineResult(line, observed, bool(_OPS[line.op](observed_cmp, expected_cmp)))
+
+
+def judge_measurement(prediction: Prediction, measurement: Measurement) -> Judgement:
+    lines = tuple(compare(measurement.statistics.get(line.stat), line) for line in prediction.expect)
+    if measurement.n < prediction.min_samples:
+        return Judgement(
+            "inconclusive", f"n={measurement.n} is below min_samples={prediction.min_samples}", lines
+        )
+    undefined = [r.problem for r in lines if r.holds is None]
+    if any(r.holds is False for r in lines):
+        return Judgement("fail", None, lines)
+    if undefined:
+        return Judgement("inconclusive", str(undefined[0]), lines)
+    return Judgement("pass", None, lines)
+
+
+def combine(outcomes: Sequence[Outcome], mode: str) -> Outcome:
+    """Roll prediction outcomes up to the claim's outcome on one run.
+
+    all: fail if any fails; else error if any errored; pass if all pass; else inconclusive.
+    any: pass if any passes; else error if any errored; fail if all fail; else inconclusive.
+    """
+    if not outcomes:
+        return "inconclusive"
+    if mode == "all":
+        if "fail" in outcomes:
+            return "fail"
+        if "error" in outcomes:
+            return "error"
+        return "pass" if all(o == "pass" for o in outcomes) else "inconclusive"
+    if "pass" in outcomes:
+        return "pass"
+    if "error" in outcomes:
+        return "error"
+    return "fail" if all(o == "fail" for o in outcomes) else "inconclusive"

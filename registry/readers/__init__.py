@@ -1,0 +1,1 @@
+"""Readers for run artifacts: metric tables, activation tensors, text samples."""

@@ -1,0 +1,221 @@
+"""Verdict files: a versioned model, canonical YAML, byte-stable, written atomically.
+
+One file per (claim, run) at `verdicts/<claim-id>/<run-id>.yaml`, rewritten on each evaluation,
+so `git log -p` of the file is that verdict's history. The file holds no wall-clock time and no
+absolute path: the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import Location, UserError, display_path
+from .schema import Outcome
+
+SCHEMA_VERSION = 1
+# Floats are stored with 12 significant digits: enough for any statistic, and free of the
+# last-bit noise that summation order can leave between numpy builds.
+FLOAT_DIGITS = 12
+# Evidence lists longer than this keep their first items and record how many there were.
+EVIDENCE_ITEMS = 100
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExpectResult(_Model):
+    stat: str
+    """The statistic compared."""
+    op: str
+    """The comparison, as written in the claim."""
+    value: float | int | str | bool
+    """The claim's threshold."""
+    observed: float | int | str | bool | None
+    """What the evaluator measured; null when undefined on this run."""
+    holds: bool | None
+    """Whether `observed op value` is true; null when it could not be compared."""
+
+
+class PredictionVerdict(_Model):
+    id: str
+    """The prediction's id within the claim."""
+    level: str
+    """loss, activation or text."""
+    evaluator: str
+    """Registered evaluator name."""
+    evaluator_version: str | None
+    """Its version (null when it could not be loaded)."""
+    outcome: Outcome
+    """pass, fail, inconclusive or error."""
+    reason: str | None = None
+    """Why the outcome is inconclusive or error; null otherwise."""
+    n: int | None = None
+    """Independent observations behind the statistics."""
+    min_samples: int
+    """The claim's minimum n for a pass or fail."""
+    statistics: dict[str, float | int | str | bool | None] = {}
+    """Every statistic the evaluator returned."""
+    expect: list[ExpectResult] = []
+    """Each expect line with the observed value."""
+    evidence: dict[str, Any] = {}
+    """Supporting detail (capped in size)."""
+    artifacts: list[str] = []
+    """Names of the run's artifacts this prediction read."""
+
+
+class ClaimRef(_Model):
+    id: str
+    sha256: str
+    """sha256 of the claim's canonical content (cosmetic fields and formatting excluded)."""
+
+
+class ArtifactRef(_Model):
+    path: str
+    """Relative to the run folder."""
+    sha256: str
+
+
+class RunRef(_Model):
+    id: str
+    artifacts: dict[str, ArtifactRef] = {}
+    """Every artifact any prediction read, with its content hash."""
+
+
+class ToolRef(_Model):
+    name: Literal["claims-registry"] = "claims-registry"
+    version: str
+
+
+class Verdict(_Model):
+    """The verdict of one claim on one run."""
+
+    schema_version: int = Field(default=SCHEMA_VERSION)
+    """Version of this file's layout."""
+    claim: ClaimRef
+    run: RunRef
+    combine: str
+    """How prediction outcomes rolled up (all | any)."""
+    outcome: Outcome
+    """The claim's outcome on this run."""
+    predictions: list[PredictionVerdict]
+    tool: ToolRef
+
+
+def canonical(value: Any) -> Any:
+    """Plain, deterministic data: numpy scalars unwrapped, floats rounded, tuples as lists."""
+    if isinstance(value, Mapping):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if hasattr(value, "tolist"):
+        return canonical(value.tolist())
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return value
+        rounded = float(f"{value:.{FLOAT_DIGITS}g}")
+        return 0.0 if rounded == 0 else rounded
+    return str(value)
+
+
+def cap_evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in evidence.items():
+        value = canonical(value)
+        if isinstance(value, list) and len(value) > EVIDENCE_ITEMS:
+            out[f"{key}_total"] = len(value)
+            value = value[:EVIDENCE_ITEMS]
+        out[key] = value
+    return out
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+HEADER = "# Written by `registry evaluate`; do not edit by hand. Its git history is this verdict's history.\n"
+
+
+def render(verdict: Verdict) -> str:
+    data = canonical(verdict.model_dump(mode="python"))
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
+    return HEADER + body
+
+
+def verdict_path(folder: Path, claim_id: str, run_id: str) -> Path:
+    return folder / claim_id / f"{run_id}.yaml"
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Write via a temporary file and rename; returns False when the file already had this text."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return True
+
+
+def read_verdict(path: Path) -> Verdict:
+    from .yamlsource import load_yaml
+
+    doc = load_yaml(path)
+    version = doc.data.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise UserError(
+            f"verdict schema version {version} is newer than this tool reads ({SCHEMA_VERSION})",
+            location=Location(display_path(path)),
+            hint="upgrade claims-registry",
+        )
+    try:
+        return Verdict.model_validate(doc.data)
+    except ValidationError as exc:
+        from .loading import validation_errors
+
+        first = validation_errors(exc, doc)[0]
+        raise UserError(f"not a valid verdict file: {first.message}", location=first.location) from None
+
+
+def read_verdicts(folder: Path, claim_id: str) -> list[Verdict]:
+    d = folder / claim_id
+    if not d.is_dir():
+        return []
+    return [read_verdict(p) for p in sorted(d.glob("*.yaml"))]

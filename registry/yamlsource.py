@@ -1,0 +1,167 @@
+"""Safe YAML reading that remembers where every value came from.
+
+PyYAML composes the document into nodes (which carry line/column marks); we construct plain
+Python values from those nodes ourselves so that we can
+- refuse any tag outside YAML's core schema (no `!!python/object`),
+- refuse duplicate mapping keys,
+- bound alias expansion (a "billion laughs" file is refused after a fixed number of nodes),
+- and keep a map from each value's key path to its line and column for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Location, UserError, display_path
+
+# Expanded nodes allowed per document. A claim file has a few hundred; aliases that would expand
+# past this are refused as an alias bomb.
+MAX_NODES = 100_000
+
+_CORE_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:timestamp",
+    "tag:yaml.org,2002:map",
+    "tag:yaml.org,2002:seq",
+}
+
+KeyPath = tuple[str | int, ...]
+
+
+def dotted(path: KeyPath) -> str:
+    """`('predictions', 0, 'params')` -> `predictions[0].params`."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+@dataclass
+class YamlDocument:
+    """A parsed YAML mapping with the position of each key path (value start, and key start)."""
+
+    path: Path
+    data: Any
+    value_marks: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[KeyPath, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, key_path: KeyPath, *, at_key: bool = False) -> Location:
+        """The location of `key_path`, or of its nearest existing ancestor."""
+        marks = self.key_marks if at_key else self.value_marks
+        probe = tuple(key_path)
+        while probe:
+            if probe in marks:
+                line, col = marks[probe]
+                return Location(display_path(self.path), line, col, dotted(key_path))
+            if at_key and probe in self.value_marks:
+                line, col = self.value_marks[probe]
+                return Location(display_path(self.path), line, col, dotted(key_path))
+            probe = probe[:-1]
+        line, col = self.value_marks.get((), (1, 1))
+        return Location(display_path(self.path), line, col, dotted(key_path) if key_path else None)
+
+
+class _Builder:
+    def __init__(self, path: Path):
+        self.path = path
+        self.count = 0
+        self.doc = YamlDocument(path=path, data=None)
+        self._scalars = yaml.constructor.SafeConstructor()
+
+    def fail(self, node: yaml.Node, message: str, key_path: KeyPath, hint: str | None = None) -> UserError:
+        loc = Location(
+            display_path(self.path),
+            node.start_mark.line + 1,
+            node.start_mark.column + 1,
+            dotted(key_path) if key_path else None,
+        )
+        return UserError(message, location=loc, hint=hint)
+
+    def build(self, node: yaml.Node, key_path: KeyPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self.fail(
+                node,
+                f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
+                key_path,
+                "claim files do not need anchors and aliases; write values out",
+            )
+        if node.tag not in _CORE_TAGS:
+            raise self.fail(
+                node,
+                f"tag {node.tag!r} is not allowed",
+                key_path,
+                "only plain YAML values are read; remove the tag",
+            )
+        self.doc.value_marks.setdefault(key_path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise self.fail(key_node, "merge keys (<<) are not allowed", key_path, "write the keys out")
+                if not isinstance(key_node, yaml.ScalarNode):
+                    raise self.fail(key_node, "mapping keys must be plain scalars", key_path)
+                key = self.build(key_node, key_path + ("<key>",))
+                if not isinstance(key, str | int | bool | float) or key is None:
+                    raise self.fail(key_node, "mapping keys must be plain scalars", key_path)
+                skey = key if isinstance(key, str) else str(key)
+                child = key_path + (skey,)
+                if skey in out:
+                    first = self.doc.key_marks.get(child)
+                    where = f" (first at line {first[0]})" if first else ""
+                    raise self.fail(key_node, f"duplicate key {skey!r}{where}", child, "remove one of them")
+                self.doc.key_marks[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                out[skey] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, key_path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalars.construct_object(node, deep=True)
+
+
+def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
+    """Read `path` as one YAML document; every problem is a located :class:`UserError`."""
+    if text is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise UserError(
+                f"cannot read file: {exc.strerror or exc}", location=Location(display_path(path))
+            ) from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UserError(
+                f"not UTF-8 text (byte {exc.start})", location=Location(display_path(path)), hint="save the file as UTF-8"
+            ) from None
+    builder = _Builder(path)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        col = mark.column + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise UserError(
+            f"YAML syntax error: {problem}",
+            location=Location(display_path(path), line, col),
+            hint="check indentation and quoting around this place",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise UserError(f"YAML error: {exc}", location=Location(display_path(path))) from None
+    if node is None:
+        raise UserError("file is empty", location=Location(display_path(path), 1, 1), hint="a YAML mapping is expected")
+    builder.doc.data = builder.build(node, ())
+    if not isinstance(builder.doc.data, dict):
+        raise builder.fail(node, "expected a YAML mapping at the top level", ())
+    return builder.doc
