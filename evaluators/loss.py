@@ -7,22 +7,20 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry.plugins import Evaluator, Measurement
 
-from ._common import StepWindow, in_window
+from .series import SeriesSpec, load_series
 from .spikes import robust_z_flags, runs_of
 
 if TYPE_CHECKING:
     from registry.artifacts import Run
 
 
-class SpikesParams(Params):
-    artifact: str = Field("metrics", description="Name of the run's metrics artifact.")
+class SpikesParams(SeriesSpec):
     column: str = Field("loss", description="The loss column.")
     window: int = Field(50, ge=3, description="Earlier rows a row is compared with.")
     z: float = Field(8.0, gt=0, description="Robust z-score a spike row must exceed.")
     min_ratio: float = Field(1.15, gt=0, description="x_t / median of the window a spike row must exceed.")
-    steps: StepWindow = None
 
 
 class Spikes(Evaluator):
@@ -44,10 +42,8 @@ class Spikes(Evaluator):
     def evaluate(self, params: SpikesParams, run: Run) -> Measurement:
         import numpy as np
 
-        table = run.metrics(params.artifact)
-        window = in_window(table.steps, params.steps)
-        steps = table.steps[window]
-        values = table.column(params.column)[window]
+        series = load_series(run, params)
+        steps, values = series.steps, series.values
         if steps.size == 0:
             raise CannotMeasure("no rows in the step window")
         flags, ratios = robust_z_flags(values, params.window, params.z, params.min_ratio)

@@ -33,11 +33,15 @@ def _json(data: Any) -> None:
     print(json.dumps(canonical(data), indent=2, sort_keys=True, allow_nan=True))
 
 
+def _num(x: object) -> str:
+    return f"{x:.4g}" if isinstance(x, float) else str(x)
+
+
 def _stat_summary(verdict: Verdict) -> str:
     parts = []
     for p in verdict.predictions:
         if p.outcome in ("pass", "fail"):
-            shown = ", ".join(f"{e.stat}={e.observed}" for e in p.expect)
+            shown = ", ".join(f"{e.stat}={_num(e.observed)}" for e in p.expect)
             parts.append(f"{p.id}: {p.outcome} ({shown}; n={p.n})")
         else:
             parts.append(f"{p.id}: {p.outcome} ({p.reason})")
@@ -58,10 +62,10 @@ def evaluation(result: Evaluation, fmt: str) -> None:
 
     console = _console()
     table = Table(show_lines=True)
-    table.add_column("claim")
-    table.add_column("run")
-    table.add_column("outcome")
-    table.add_column("predictions")
+    table.add_column("claim", overflow="fold", ratio=2)
+    table.add_column("run", overflow="fold", ratio=2)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("predictions", overflow="fold", ratio=5)
     for v in result.verdicts:
         table.add_row(v.claim.id, v.run.id, _outcome(v.outcome), _stat_summary(v))
     console.print(table)

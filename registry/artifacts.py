@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ArtifactError, CannotMeasure, Location, UserError, display_path
+from .errors import CannotMeasure, Location, UserError, display_path
 from .schema import ArtifactSpec, RunManifest
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -26,7 +26,7 @@ app = typer.Typer(
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 
@@ -74,7 +74,9 @@ def _root(
 @app.command()
 @handled
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Claim files, run manifests or folders (default: the project's).")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Claim files, run manifests or folders (default: the project's).")
+    ] = None,
 ) -> None:
     """Check claim files and run manifests; report every problem with file:line:col."""
     from . import commands

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from .artifacts import MANIFEST, Run
 from .config import Settings, load_settings
-from .engine import Evaluation, evaluate as run_evaluation, load_runs, select_claims, write_verdicts
+from .engine import Evaluation, load_runs, select_claims, write_verdicts
+from .engine import evaluate as run_evaluation
 from .errors import Location, UserError, UserErrors, display_path
 from .loading import CLAIM_SUFFIXES, LoadedClaim, load_claims
 from .plugins import Evaluator, EvaluatorRegistry, PluginFailure
@@ -29,9 +30,9 @@ def _split_paths(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             run_dirs.add(manifest.parent)
             runs.append(manifest)
         for f in sorted(p.rglob("*")):
-            if f.suffix in CLAIM_SUFFIXES and f.name != MANIFEST and f.is_file():
-                if not any(d == f.parent or d in f.parents for d in run_dirs):
-                    claims.append(f)
+            inside_a_run = any(d in f.parents for d in run_dirs)
+            if f.suffix in CLAIM_SUFFIXES and f.name != MANIFEST and f.is_file() and not inside_a_run:
+                claims.append(f)
     return claims, runs
 
 

@@ -66,6 +66,8 @@ def load_settings(start: Path | None = None) -> Settings:
     if isinstance(runs_value, str):
         runs_value = [runs_value]
     if not isinstance(runs_value, list) or not all(isinstance(r, str) for r in runs_value):
-        raise UserError("[tool.registry] runs must be a path or a list of paths", location=Location(display_path(pyproject or start)))
+        raise UserError(
+            "[tool.registry] runs must be a path or a list of paths", location=Location(display_path(pyproject or start))
+        )
     runs = tuple((root / r).resolve() if not Path(r).is_absolute() else Path(r) for r in runs_value)
     return Settings(root=root, claims=folder("claims", "claims"), runs=runs, verdicts=folder("verdicts", "verdicts"))

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .artifacts import Run, find_run_manifests, load_run, selects
@@ -28,8 +29,8 @@ from .store import (
     RunRef,
     ToolRef,
     Verdict,
-    cap_evidence,
     canonical,
+    cap_evidence,
     render,
     verdict_path,
     write_atomic,
@@ -90,9 +91,13 @@ def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[Lo
 def _evaluate_prediction(
     lc: LoadedClaim, pred: Prediction, run: Run, evaluators: EvaluatorRegistry
 ) -> PredictionVerdict:
-    common = {"id": pred.id, "level": pred.level, "evaluator": pred.evaluator, "min_samples": pred.min_samples}
+    def verdict(**fields: Any) -> PredictionVerdict:
+        return PredictionVerdict(
+            id=pred.id, level=pred.level, evaluator=pred.evaluator, min_samples=pred.min_samples, **fields
+        )
+
     if pred.id in lc.unavailable:
-        return PredictionVerdict(**common, evaluator_version=None, outcome="error", reason=lc.unavailable[pred.id])
+        return verdict(evaluator_version=None, outcome="error", reason=lc.unavailable[pred.id])
     evaluator = evaluators.get(pred.evaluator)
     params = lc.params[pred.id]
     version = evaluator.version
@@ -100,14 +105,11 @@ def _evaluate_prediction(
         try:
             measurement = evaluator.evaluate(params, run)
         except CannotMeasure as exc:
-            return PredictionVerdict(
-                **common, evaluator_version=version, outcome="inconclusive", reason=exc.reason, artifacts=sorted(used)
-            )
+            return verdict(evaluator_version=version, outcome="inconclusive", reason=exc.reason, artifacts=sorted(used))
         except UserError:
             raise  # bad input: abort before anything is written
         except Exception as exc:  # the evaluator broke: this prediction is `error`, the rest go on
-            return PredictionVerdict(
-                **common,
+            return verdict(
                 evaluator_version=version,
                 outcome="error",
                 reason=f"{type(exc).__name__}: {exc}",
@@ -115,8 +117,7 @@ def _evaluate_prediction(
             )
     judgement = judge_measurement(pred, measurement)
     stats = canonical(dict(measurement.statistics))
-    return PredictionVerdict(
-        **common,
+    return verdict(
         evaluator_version=version,
         outcome=judgement.outcome,
         reason=judgement.reason,

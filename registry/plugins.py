@@ -7,6 +7,7 @@ only the claims that use it.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -159,10 +160,8 @@ class EvaluatorRegistry:
         """Load every installed evaluator (for `registry evaluators`)."""
         ok: list[Evaluator] = []
         for name in self.names():
-            try:
+            with contextlib.suppress(EvaluatorUnavailable):
                 ok.append(self.get(name))
-            except EvaluatorUnavailable:
-                pass
         return ok, [self._failed[n] for n in sorted(self._failed)]
 
 

@@ -7,6 +7,7 @@ absolute path: the same inputs give the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import tempfile
@@ -186,10 +187,8 @@ def write_atomic(path: Path, text: str) -> bool:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     return True
 
