@@ -40,6 +40,18 @@ def in_window(steps: np.ndarray, window: tuple[int | None, int | None] | None) -
     return mask
 
 
+def window_slice(steps: np.ndarray, window: tuple[int | None, int | None] | None) -> slice:
+    """The rows of sorted `steps` inside an inclusive window, as a slice (a view, not a copy)."""
+    import numpy as np
+
+    if window is None:
+        return slice(0, steps.size)
+    start, end = window
+    lo = 0 if start is None else int(np.searchsorted(steps, start, side="left"))
+    hi = steps.size if end is None else int(np.searchsorted(steps, end, side="right"))
+    return slice(lo, max(lo, hi))
+
+
 def reduce(values: np.ndarray, how: str) -> float:
     """Reduce a non-empty array of non-missing values."""
     import numpy as np

@@ -8,14 +8,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 
 from registry.errors import CannotMeasure
 from registry.plugins import Evaluator, Measurement, Params
 
-from ._common import Reduce, StepWindow, in_window, reduce
+from ._common import Reduce, StepWindow, reduce, window_slice
+from .series import SeriesSpec, SeriesStat, load_series
 
 if TYPE_CHECKING:
     from registry.artifacts import Run
@@ -39,6 +41,7 @@ class Threshold(Evaluator):
     version = "1"
     Params = ThresholdParams
     statistics = ("value", "missing")
+    ranges = {"missing": (0.0, float("inf"))}  # for `registry validate` lints
 
     def evaluate(self, params: ThresholdParams, run: Run) -> Measurement:
         import numpy as np
@@ -46,15 +49,273 @@ class Threshold(Evaluator):
         table = run.metrics(params.artifact)
         steps = table.steps
         values = table.column(params.column)
-        window = in_window(steps, params.steps)
+        window = window_slice(steps, params.steps)  # steps are sorted: a view, not a mask and a copy
         values = values[window]
         present = ~np.isnan(values)
-        if not window.any():
-            raise CannotMeasure(f"no rows with steps in {list(params.steps or ())}")
+        if window.stop <= window.start:
+            where = f" with steps in {list(params.steps)}" if params.steps is not None else ""
+            raise CannotMeasure(f"artifact {params.artifact!r} has no rows{where}")
         kept = values[present]
         value = reduce(kept, params.reduce) if kept.size else None
         return Measurement(
             statistics={"value": value, "missing": int((~present).sum())},
             n=int(kept.size),
-            evidence={"first_step": int(steps[window][0]), "last_step": int(steps[window][-1])},
+            evidence={"first_step": int(steps[window.start]), "last_step": int(steps[window.stop - 1])},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# metric.trend
+
+
+class TrendParams(SeriesSpec):
+    alternative: Literal["two-sided", "increasing", "decreasing"] = Field(
+        "two-sided", description="What the p-value tests against no trend: any trend, or one direction."
+    )
+
+
+def _window_values(run: Run, artifact: str, column: str, steps: tuple[int | None, int | None] | None) -> Any:
+    """(steps, values) of a column inside a step window, as views; CannotMeasure when it is empty."""
+    table = run.metrics(artifact)
+    all_steps = table.steps
+    values = table.column(column)
+    rows = window_slice(all_steps, steps)
+    if rows.stop <= rows.start:
+        where = f" with steps in {list(steps)}" if steps is not None else ""
+        raise CannotMeasure(f"artifact {artifact!r} has no rows{where}")
+    return all_steps[rows], values[rows]
+
+
+class Trend(Evaluator):
+    """Trend of one series over a window of steps: least-squares `slope` (value units per step) and
+    Kendall's tau-b of value against step with its `p_value`.
+
+    The series is a metrics column, or an activation statistic per checkpoint (`tensor` + `stat`).
+
+    tau-b and its p-value use the normal approximation without continuity correction (as
+    scipy.stats.kendalltau(method="asymptotic"); implemented in evaluators/kendall.py, no scipy
+    needed). `alternative` chooses the test: two-sided, or one-sided for an increasing or decreasing
+    trend. Missing values (NaN) are skipped and counted in `missing`; an infinite value, fewer than
+    two values, or a constant series cannot be measured. `n` is the number of values used.
+    """
+
+    name = "metric.trend"
+    levels = frozenset({"loss", "activation"})
+    version = "1"
+    Params = TrendParams
+    statistics = ("slope", "tau", "p_value", "missing")
+    ranges = {"tau": (-1.0, 1.0), "p_value": (0.0, 1.0), "missing": (0.0, float("inf"))}  # for validate lints
+
+    def evaluate(self, params: TrendParams, run: Run) -> Measurement:
+        import numpy as np
+
+        from .kendall import kendall_tau
+
+        series = load_series(run, params)
+        if series.steps.size == 0:
+            where = f" with steps in {list(params.steps)}" if params.steps is not None else ""
+            raise CannotMeasure(f"artifact {params.source_artifact!r} has no rows{where}")
+        steps, values = series.steps, series.values
+        what = f"column {params.column!r}" if params.tensor is None else f"series {params.label!r}"
+        present = ~np.isnan(values)
+        missing = int(values.size - present.sum())
+        if missing:
+            steps, values = steps[present], values[present]
+        infinite = np.flatnonzero(np.isinf(values))
+        if infinite.size:
+            raise CannotMeasure(
+                f"{what} has {infinite.size} infinite value(s) in the window "
+                f"(first at step {int(steps[infinite[0]])}); a trend is undefined"
+            )
+        if values.size < 2:
+            raise CannotMeasure(f"{what} has {values.size} value(s) in the window; a trend needs at least 2")
+        if values.min() == values.max():
+            raise CannotMeasure(f"{what} is constant ({float(values[0])!r}) over the window; Kendall's tau is undefined")
+        x = steps.astype(np.float64)
+        xc = x - x.mean()
+        mean = float(values.mean())
+        slope = float(np.dot(xc, values - mean) / np.dot(xc, xc))
+        tau = kendall_tau(values, params.alternative)
+        return Measurement(
+            statistics={"slope": slope, "tau": tau.tau, "p_value": tau.p_value, "missing": missing},
+            n=int(values.size),
+            evidence={
+                "first_step": int(steps[0]),
+                "last_step": int(steps[-1]),
+                "fit_first": mean + slope * float(xc[0]),
+                "fit_last": mean + slope * float(xc[-1]),
+                "z": tau.z,
+            },
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# metric.compare
+
+
+class _SeriesFields(Params):
+    """What names an activation series (as in `SeriesSpec`): a tensor and a statistic per checkpoint."""
+
+    tensor: str | None = Field(
+        None, description="Instead of `column`: tensor name, alias or glob in a folder of activation checkpoints."
+    )
+    stat: SeriesStat | None = Field(None, description="With `tensor`: the statistic measured on each checkpoint.")
+    threshold: float | None = Field(None, description="With `tensor`: frac_above's value, or frac_low_entropy's entropy.")
+    keep: list[str] | None = Field(None, description="With `tensor` and an element statistic: named axes kept, then `across`.")
+    across: Literal["max", "min", "mean", "median"] | None = Field(None, description="With `keep`: how kept indices combine.")
+    select: dict[str, int] | None = Field(None, description="With `tensor`: named axis -> index read.")
+
+
+_SERIES_FIELDS = ("tensor", "stat", "threshold", "keep", "across", "select")
+
+
+class Side(_SeriesFields):
+    """One side of a comparison; what it does not say is taken from the prediction's top level."""
+
+    artifact: str | None = Field(None, description="Artifact (default: the top-level `artifact`).")
+    column: str | None = Field(None, description="Column (default: the top-level `column`).")
+    steps: StepWindow = None
+    reduce: Reduce | None = Field(None, description="Reduction (default: the top-level `reduce`).")
+
+
+@dataclass(frozen=True)
+class ResolvedSide:
+    """A side with the top level's defaults filled in: a metrics column, or an activation series."""
+
+    artifact: str
+    column: str | None
+    steps: tuple[int | None, int | None] | None
+    reduce: str
+    series: dict[str, Any]  # tensor, stat, ... (empty for a column side)
+
+    def spec(self) -> SeriesSpec:
+        """The side as a `SeriesSpec` (an activation series; a column side never needs one)."""
+        return SeriesSpec.model_validate({"artifact": self.artifact, "steps": self.steps, **self.series})
+
+
+class CompareParams(_SeriesFields):
+    artifact: str = Field(
+        "metrics",
+        description="Artifact of both sides unless a side names its own (default: metrics; activations with `tensor`).",
+    )
+    column: str | None = Field(None, description="Column of both sides unless a side names its own.")
+    steps: StepWindow = None
+    reduce: Reduce = Field("mean", description="How each side's values become one number.")
+    a: Side = Field(description="The first side: {column or tensor + stat, steps, reduce, artifact}, each optional.")
+    b: Side = Field(description="The second side.")
+
+    @model_validator(mode="after")
+    def _sides(self) -> CompareParams:
+        if self.column is not None and self.tensor is not None:
+            raise ValueError("give `column` (a metrics series) or `tensor` (an activation series), not both")
+        resolved = []
+        for label in ("a", "b"):
+            side: Side = getattr(self, label)
+            if side.column is not None and side.tensor is not None:
+                raise ValueError(f"side {label}: give `column` or `tensor`, not both")
+            r = self.resolved(label)
+            if r.column is None and not r.series:
+                raise ValueError(f"side {label} names no column: set `column` at the top or in `{label}`")
+            if r.column is not None:
+                given = [f for f in _SERIES_FIELDS if getattr(side, f) is not None]
+                if given:
+                    raise ValueError(f"side {label}: {given[0]} is only used with `tensor` (an activation series)")
+            else:
+                try:
+                    r.spec()
+                except ValidationError as exc:
+                    first = exc.errors(include_url=False)[0]
+                    raise ValueError(f"side {label}: {first['msg'].removeprefix('Value error, ')}") from None
+            resolved.append(r)
+        if resolved[0] == resolved[1]:
+            raise ValueError("sides a and b are the same values: give them different columns, steps or reduce")
+        return self
+
+    def resolved(self, label: str) -> ResolvedSide:
+        side: Side = getattr(self, label)
+        steps = side.steps if side.steps is not None else self.steps
+        how = side.reduce or self.reduce
+        if side.column is not None or (side.tensor is None and self.tensor is None):
+            # A metrics column: exactly as before activation series were accepted.
+            return ResolvedSide(side.artifact or self.artifact, side.column or self.column, steps, how, {})
+        # An activation series: the side's own fields first, then the top level's.
+        series: dict[str, Any] = {}
+        for f in _SERIES_FIELDS:
+            value = getattr(side, f)
+            if value is None:
+                value = getattr(self, f)
+            if value is not None:
+                series[f] = value
+        if side.artifact is not None:
+            artifact = side.artifact
+        elif "artifact" in self.model_fields_set:
+            artifact = self.artifact
+        else:
+            artifact = "activations"
+        return ResolvedSide(artifact, None, steps, how, series)
+
+
+class Compare(Evaluator):
+    """Reduce two windows or series to one number each -- `a` and `b` -- and compare them:
+    `difference` = a − b, `ratio` = a / b (null when b is 0).
+
+    Each side is a metrics column over a step window, or an activation statistic per checkpoint
+    (`tensor` + `stat`, named as in `metric.trend`/`events.precedes`: e.g. `{tensor:
+    "blocks.*.hook_resid_post", stat: lens_agreement}`), reduced like metric.threshold (last, first,
+    min, max, mean, median); a side inherits `artifact`, `column` or `tensor`/`stat`/..., `steps` and
+    `reduce` from the top level, and a side that names its own `column` or `tensor` takes nothing of
+    the other kind from it. Missing values (NaN) are skipped and counted in `missing`; a side with no
+    values cannot be measured. `n` is the smaller of the two sides' numbers of values (rows, or
+    checkpoints for an activation series).
+    """
+
+    name = "metric.compare"
+    levels = frozenset({"loss", "activation"})
+    version = "1"
+    Params = CompareParams
+    statistics = ("a", "b", "difference", "ratio", "missing")
+
+    def evaluate(self, params: CompareParams, run: Run) -> Measurement:
+        import numpy as np
+
+        out: dict[str, float] = {}
+        counts: list[int] = []
+        missing = 0
+        evidence: dict[str, Any] = {}
+        for label in ("a", "b"):
+            side = params.resolved(label)
+            try:
+                if side.column is not None:
+                    s, values = _window_values(run, side.artifact, side.column, side.steps)
+                    what = f"column {side.column!r}"
+                    described: dict[str, Any] = {"column": side.column}
+                else:
+                    spec = side.spec()
+                    series = load_series(run, spec)
+                    if series.steps.size == 0:
+                        raise CannotMeasure(f"artifact {spec.source_artifact!r} has no checkpoints in the window")
+                    s, values = series.steps, series.values
+                    what = f"series {spec.label!r}"
+                    described = {"series": spec.label}
+            except CannotMeasure as exc:
+                raise CannotMeasure(f"side {label}: {exc.reason}") from None
+            present = ~np.isnan(values)
+            kept = values[present]
+            missing += int(values.size - kept.size)
+            if kept.size == 0:
+                raise CannotMeasure(f"side {label}: {what} has only missing values in the window")
+            out[label] = reduce(kept, side.reduce)
+            counts.append(int(kept.size))
+            evidence[label] = {**described, "reduce": side.reduce, "first_step": int(s[0]), "last_step": int(s[-1])}
+        a, b = out["a"], out["b"]
+        return Measurement(
+            statistics={
+                "a": a,
+                "b": b,
+                "difference": a - b,
+                "ratio": a / b if b != 0 else None,
+                "missing": missing,
+            },
+            n=min(counts),
+            evidence=evidence,
         )

@@ -1,65 +1,203 @@
-"""Robust-z spike flags, computed exactly but only where a spike is possible.
+"""Robust-z spike flags (the `loss.spikes` definition), computed exactly but only where a spike is possible.
 
-A flag needs x_t / m > min_ratio with m the median of the previous `window` rows. When those rows
-are all positive, m >= their minimum, so a row with x_t <= min_ratio · rolling_min cannot be
-flagged: the exact median and MAD are computed only for the few rows that pass that cheap test.
+Definition. Row t (t >= window) is flagged when x_t is finite and
+
+    (x_t - m) / (1.4826 * MAD) > z    and    x_t / m > min_ratio,
+
+m and MAD being the median and the median absolute deviation of the `window` rows before t
+(MAD = 0 counts as an infinite z when x_t > m; a median of ±0 counts as +0, so x_t / m = +inf for
+x_t > 0; a window holding a NaN has a NaN median and flags nothing). Non-finite rows are never flagged.
+
+How it stays fast. A flag needs x_t > m (z > 0) and, when m > 0, x_t > min_ratio * m. So any cheap
+lower bound L <= m rules rows out: x_t <= L, or L > 0 and x_t <= min_ratio * L. We take L from
+order statistics of aligned blocks: split the rows into blocks of b and keep each block's k-th
+smallest value q. A window [t - w, t) contains F whole blocks and w - F*b other rows; at most
+F*(k-1) + (w - F*b) of its values are below min(q over its whole blocks). With k chosen so that this
+is at most h - 1 (h = ceil(w/2)), at most h - 1 values lie below the bound, so the h-th smallest
+value -- and hence the median -- is at least the bound. For w = 50 this is b = 10, k = 4: the
+minimum of four or five "4th of 10" values, much closer to the median than the window minimum.
+Only the rows that pass get an exact median (a SIMD sort of their window) and, where the ratio
+test passes, an exact MAD. Memory stays bounded: everything runs in blocks of rows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
 
-# Candidate rows processed per block: bounds memory to CHUNK × window floats.
-CHUNK = 65_536
+# Candidate rows whose windows are sorted per block: bounds memory to CHUNK × window floats.
+CHUNK = 16_384
+# Rows screened per block by the lower bound.
+SCAN = 1 << 20
 
 
-def _rolling_min_before(x: np.ndarray, window: int) -> np.ndarray:
-    """min(x[t-window:t]) for t = window..len(x)-1 (NaN-propagating)."""
+def block_scheme(window: int) -> tuple[int, int]:
+    """(b, k): blocks of b rows whose k-th smallest values bound a `window`-row median from below.
+
+    b ≈ window/5 works best in practice (fewer, tighter order statistics win over many loose ones);
+    b = 1, k = 1 -- the window minimum -- is always valid and is the fallback for tiny windows.
+    """
+    h = (window + 1) // 2
+    b = max(2, round(window / 5))
+    whole = (window - b + 1) // b  # the fewest whole blocks any window of `window` rows contains
+    if whole >= 1:
+        slack = h - 1 - (window - whole * b)  # values below the bound the whole blocks may hold
+        if slack >= 0:
+            return b, 1 + slack // whole
+    return 1, 1
+
+
+def _block_quantiles(x: np.ndarray, b: int, k: int) -> np.ndarray:
+    """q[j] = the k-th smallest of rows j*b .. j*b+b-1, for every whole block j."""
     import numpy as np
-    from numpy.lib.stride_tricks import sliding_window_view
 
-    out = np.empty(x.size - window, dtype=np.float64)
-    for start in range(0, out.size, CHUNK * 4):
-        stop = min(out.size, start + CHUNK * 4)
-        view = sliding_window_view(x[start : stop + window - 1], window)
-        out[start:stop] = view.min(axis=1)
+    nb = x.size // b
+    q = np.empty(nb, dtype=np.float64)
+    blocks = x[: nb * b].reshape(nb, b)
+    step = max(1, SCAN // b)
+    for start in range(0, nb, step):
+        part = blocks[start : start + step]
+        q[start : start + step] = np.sort(part, axis=1)[:, k - 1] if b > 1 else part[:, 0]
+    return q
+
+
+def _residue_groups(window: int, b: int) -> list[tuple[int, int, int]]:
+    """Rows t = j*b + r see the n_r = (window - r) // b whole blocks j-n_r .. j-1: [(n_r, r_first, r_end)]."""
+    groups: list[tuple[int, int, int]] = []
+    for r in range(b):
+        n_r = (window - r) // b
+        if groups and groups[-1][0] == n_r:
+            groups[-1] = (n_r, groups[-1][1], r + 1)
+        else:
+            groups.append((n_r, r, r + 1))
+    return groups
+
+
+def _lower_bounds(q: np.ndarray, n: int, start: int, stop: int) -> np.ndarray:
+    """min(q[j-n : j]) for block indices j in [start, stop); -inf where j < n."""
+    import numpy as np
+
+    out = np.full(stop - start, -np.inf)
+    first = max(start, n)
+    if first < stop:
+        acc = q[first - n : stop - n].copy()
+        for i in range(1, n):
+            np.minimum(acc, q[first - n + i : stop - n + i], out=acc)
+        out[first - start :] = acc
     return out
 
 
-def robust_z_flags(x: np.ndarray, window: int, z: float, min_ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """(flags, ratios): flags[t] per the loss.spikes definition; ratios[t] = x_t / m where computed."""
+def candidate_blocks(x: np.ndarray, window: int, min_ratio: float) -> Iterator[np.ndarray]:
+    """Rows t >= window that the lower bound cannot rule out (a superset of the flagged rows), in
+    ascending blocks of at most SCAN rows' worth, so they are never all held at once."""
     import numpy as np
 
     n = x.size
-    flags = np.zeros(n, dtype=bool)
-    ratios = np.full(n, np.nan)
-    if n <= window:
-        return flags, ratios
-    candidates = np.arange(window, n)
-    if min_ratio >= 1.0:
-        lo = _rolling_min_before(x, window)
-        with np.errstate(invalid="ignore"):
-            # Where the window is all positive, x_t <= min_ratio*min rules a flag out; NaN windows stay
-            # candidates (their median is NaN, so they are not flagged below either).
-            possible = ~((lo > 0) & (x[window:] <= min_ratio * lo))
-        candidates = candidates[possible & np.isfinite(x[window:])]
-    offsets = np.arange(-window, 0)
-    for start in range(0, candidates.size, CHUNK):
-        t = candidates[start : start + CHUNK]
-        rows = x[t[:, None] + offsets]
-        m = np.median(rows, axis=1)
-        mad = np.median(np.abs(rows - m[:, None]), axis=1)
-        xt = x[t]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            zscore = (xt - m) / (1.4826 * mad)
+    b, k = block_scheme(window)
+    q = _block_quantiles(x, b, k)
+    groups = _residue_groups(window, b)
+    factor = max(1.0, min_ratio)
+    nb = n // b
+    step = max(1, SCAN // b)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, nb, step):
+            stop = min(nb, start + step)
+            xs = x[start * b : stop * b].reshape(stop - start, b)
+            keep = np.empty(xs.shape, dtype=bool)
+            for n_r, r0, r1 in groups:
+                lo = _lower_bounds(q, n_r, start, stop)
+                # x <= L rules out the z test, x <= min_ratio*L (L > 0) the ratio test; a NaN L rules out
+                # nothing. NaN rows fail `>`; infinite ones pass here and are dropped by the exact stage.
+                thr = np.where(lo > 0, factor * lo, lo)
+                thr[np.isnan(thr)] = -np.inf
+                np.greater(xs[:, r0:r1], thr[:, None], out=keep[:, r0:r1])
+            rows = np.flatnonzero(keep) + start * b
+            if start * b < window:
+                rows = rows[rows >= window]
+            if rows.size:
+                yield rows
+        tail = []
+        for t in range(max(nb * b, window), n):  # the rows after the last whole block
+            r = t - nb * b
+            n_r = next(n_r for n_r, r0, r1 in groups if r0 <= r < r1)
+            bound = float(_lower_bounds(q, n_r, nb, nb + 1)[0])
+            limit = factor * bound if bound > 0 else bound
+            if not x[t] <= limit:  # NaN x fails the exact stage; so does ±inf
+                tail.append(t)
+        if tail:
+            yield np.array(tail, dtype=np.int64)
+
+
+def candidate_rows(x: np.ndarray, window: int, min_ratio: float) -> np.ndarray:
+    """All of `candidate_blocks`, as one array."""
+    import numpy as np
+
+    blocks = list(candidate_blocks(x, window, min_ratio))
+    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)
+
+
+def _middle(sorted_rows: np.ndarray) -> np.ndarray:
+    """Row medians of row-sorted values, as numpy.median computes them."""
+    w = sorted_rows.shape[1]
+    # `+ 0.0` turns a median of -0.0 into +0.0, so x_t / m does not depend on how ties of ±0 sort.
+    if w % 2:
+        middle: np.ndarray = sorted_rows[:, w // 2] + 0.0
+    else:
+        middle = (sorted_rows[:, w // 2 - 1] + sorted_rows[:, w // 2]) / 2 + 0.0
+    return middle
+
+
+def robust_z_rows(x: np.ndarray, window: int, z: float, min_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, ratios): the flagged rows (sorted, int64) and x_t / m at each of them."""
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.size <= window:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    view = sliding_window_view(x, window)  # view[i] = x[i : i + window]
+    out_rows: list[np.ndarray] = []
+    out_ratios: list[np.ndarray] = []
+    chunks = (c[i : i + CHUNK] for c in candidate_blocks(x, window, min_ratio) for i in range(0, c.size, CHUNK))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for t in chunks:
+            rows = view[t - window]  # a copy: the window before each row
+            rows.sort(axis=1)  # NaN sorts last
+            m = _middle(rows)
+            m[np.isnan(rows[:, -1])] = np.nan
+            xt = x[t]
             ratio = xt / m
-        zscore = np.where((mad == 0) & (xt > m), np.inf, zscore)
-        hit = (zscore > z) & (ratio > min_ratio)
-        flags[t] = hit
-        ratios[t] = ratio
+            maybe = np.flatnonzero((ratio > min_ratio) & (xt > m) & np.isfinite(xt))
+            if maybe.size == 0:
+                continue
+            mm = m[maybe]
+            dev = np.abs(rows[maybe] - mm[:, None])
+            dev.sort(axis=1)
+            mad = _middle(dev)
+            xm = xt[maybe]
+            zscore = (xm - mm) / (1.4826 * mad)
+            zscore = np.where((mad == 0) & (xm > mm), np.inf, zscore)
+            hit = zscore > z
+            out_rows.append(t[maybe[hit]])
+            out_ratios.append(ratio[maybe[hit]])
+    if not out_rows:
+        return np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(out_rows).astype(np.int64, copy=False), np.concatenate(out_ratios)
+
+
+def robust_z_flags(x: np.ndarray, window: int, z: float, min_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """(flags, ratios) as dense arrays: flags[t] per the definition above; ratios[t] = x_t / m where
+    flagged (NaN elsewhere)."""
+    import numpy as np
+
+    flags = np.zeros(x.size, dtype=bool)
+    ratios = np.full(x.size, np.nan)
+    rows, r = robust_z_rows(x, window, z, min_ratio)
+    flags[rows] = True
+    ratios[rows] = r
     return flags, ratios
 
 
@@ -74,3 +212,15 @@ def runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1) - 1
     return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def runs_of_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Maximal runs of consecutive row indices in a sorted array: (first rows, last rows)."""
+    import numpy as np
+
+    if rows.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(rows) != 1)
+    firsts = rows[np.concatenate(([0], breaks + 1))]
+    lasts = rows[np.concatenate((breaks, [rows.size - 1]))]
+    return firsts.astype(np.int64, copy=False), lasts.astype(np.int64, copy=False)

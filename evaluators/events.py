@@ -1,0 +1,604 @@
+"""The event engine shared by every level, and `events.precedes`.
+
+An *event* is a maximal run of consecutive rows flagged by a detector (evaluators/detectors.py) on a
+step-indexed series -- a loss column, a grad-norm column, an activation statistic logged per step.
+Each event has
+
+- `onset`, `end`: the steps of its first and last flagged row; `duration`: its number of rows;
+- `peak`: the step of its most extreme row (largest value; smallest for `threshold` with `below`);
+- `peak_ratio`: x_peak / pre-event median (null when either is non-finite or the median is <= 0);
+- `recovery_steps`: steps from the onset to the first row after the peak that is finite and back
+  within `tolerance` x |pre-event median| of the pre-event median (for upward events: at most
+  median + tolerance*|median|; for downward ones: at least median - tolerance*|median|); null if
+  the series never gets back. The pre-event median is that of the finite values among the
+  `baseline` rows before the onset (default: the detector's window for robust_z, else 50 rows);
+  an event at the very first row has none, and counts as never recovered;
+- `kind`: `divergence` if a row of the event is non-finite, or it never recovers, or it recovers
+  only after more than `recover_within` steps; otherwise `blip` if the row right after the onset
+  is already back, else `spike`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AfterValidator, Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from registry.errors import CannotMeasure
+from registry.plugins import Evaluator, Measurement, Params
+
+from . import detectors
+from .series import Series, SeriesSpec, load_series
+from .spikes import runs_of_rows
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from registry.artifacts import Run
+
+Kind = Literal["blip", "spike", "divergence"]
+KINDS: tuple[str, ...] = ("blip", "spike", "divergence")
+
+# Default `baseline` rows for detectors without a window of their own.
+DEFAULT_BASELINE = 50
+# Events listed in a verdict's evidence.
+EVIDENCE_EVENTS = 100
+
+
+class _EventSpecBase(SeriesSpec):
+    kinds: tuple[Kind, ...] | None = Field(None, description="Keep only events of these kinds (default: all).")
+    recover_within: int = Field(
+        100, ge=1, description="Steps from onset within which an event must recover to be a spike, not a divergence."
+    )
+    tolerance: float = Field(
+        0.05, ge=0, description="Recovered = back within tolerance × |pre-event median| of the pre-event median."
+    )
+    baseline: int | None = Field(
+        None, ge=1, description="Rows before the onset whose median is the pre-event level (default: window, else 50)."
+    )
+
+    def baseline_rows(self) -> int:
+        return self.baseline or DEFAULT_BASELINE
+
+    def detect(self, x: np.ndarray) -> detectors.Detection:
+        raise NotImplementedError
+
+
+class RobustZSpec(_EventSpecBase):
+    detector: Literal["robust_z"] = Field(description="Robust z-score against the preceding rows (the loss.spikes rule).")
+    window: int = Field(50, ge=3, description="Earlier rows a row is compared with.")
+    z: float = Field(8.0, gt=0, description="Robust z-score a flagged row must exceed.")
+    min_ratio: float = Field(1.15, gt=0, description="x_t / median of the window a flagged row must exceed.")
+
+    def baseline_rows(self) -> int:
+        return self.baseline or self.window
+
+    def detect(self, x: np.ndarray) -> detectors.Detection:
+        return detectors.robust_z(x, self.window, self.z, self.min_ratio)
+
+
+class EmaRatioSpec(_EventSpecBase):
+    detector: Literal["ema_ratio"] = Field(description="x_t / EMA_{t-1} above a ratio.")
+    ratio: float = Field(gt=0, description="x_t / EMA_{t-1} a flagged row must exceed.")
+    alpha: float = Field(0.1, gt=0, le=1, description="EMA weight of the newest row; EMA_0 = x_0.")
+    warmup: int = Field(0, ge=0, description="Rows before this index are never flagged.")
+
+    def detect(self, x: np.ndarray) -> detectors.Detection:
+        return detectors.ema_ratio(x, self.alpha, self.ratio, self.warmup)
+
+
+class ThresholdSpec(_EventSpecBase):
+    detector: Literal["threshold"] = Field(description="x_t above (or below) a fixed value.")
+    above: float | None = Field(None, description="Flag rows with x_t > above.")
+    below: float | None = Field(None, description="Flag rows with x_t < below.")
+
+    @model_validator(mode="after")
+    def _one_side(self) -> ThresholdSpec:
+        if (self.above is None) == (self.below is None):
+            raise ValueError("detector threshold needs exactly one of `above` or `below`")
+        return self
+
+    def detect(self, x: np.ndarray) -> detectors.Detection:
+        return detectors.threshold(x, self.above, self.below)
+
+
+class NonfiniteSpec(_EventSpecBase):
+    detector: Literal["nonfinite"] = Field(description="NaN or ±inf rows (always divergences).")
+
+    def detect(self, x: np.ndarray) -> detectors.Detection:
+        return detectors.nonfinite(x)
+
+
+AnyEventSpec = RobustZSpec | EmaRatioSpec | ThresholdSpec | NonfiniteSpec
+EventSpec = Annotated[AnyEventSpec, Field(discriminator="detector")]
+DETECTORS = ("robust_z", "ema_ratio", "threshold", "nonfinite")
+
+
+class EventParams(Params):
+    """Base of params that hold event specs (`EventSpec` fields).
+
+    pydantic reports an error inside a discriminated union under the tag it chose (`target.robust_z.z`);
+    this puts it back where the claim wrote it (`target.z`), so `registry validate` points at the
+    offending key, and says which detectors exist when `detector` is missing or unknown.
+    """
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _errors_at_spec_keys(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(data)
+        except ValidationError as exc:
+            raise _relocated(exc, data) from None
+
+
+def _relocated(exc: ValidationError, data: Any) -> ValidationError:
+    known = ", ".join(DETECTORS)
+    details: list[InitErrorDetails] = []
+    for err in exc.errors(include_url=False):
+        loc: list[str | int] = []
+        node = data
+        for part in err["loc"]:
+            if isinstance(node, Mapping) and isinstance(part, str) and part not in node and node.get("detector") == part:
+                continue  # the union's tag, not a key of the claim
+            loc.append(part)
+            if isinstance(node, Mapping):
+                node = node.get(part)
+            elif isinstance(node, list | tuple) and isinstance(part, int) and 0 <= part < len(node):
+                node = node[part]
+            else:
+                node = None
+        kind, msg = err["type"], str(err["msg"])
+        if kind == "union_tag_invalid":
+            loc.append("detector")
+            kind, msg = "unknown_detector", f"unknown detector {node.get('detector')!r}; use one of: {known}"
+        elif kind == "union_tag_not_found":
+            loc.append("detector")
+            kind, msg = "missing_detector", f"required key is missing: detector (one of: {known})"
+        template = msg.replace("{", "{{").replace("}", "}}")
+        details.append({"type": PydanticCustomError(kind, template), "loc": tuple(loc), "input": err.get("input")})
+    return ValidationError.from_exception_data(exc.title, details)
+
+
+@dataclass(frozen=True)
+class Events:
+    """The events of one series, as parallel arrays (one entry per event, in onset order)."""
+
+    steps: np.ndarray  # the series' steps (to turn rows into steps)
+    onset_row: np.ndarray
+    end_row: np.ndarray
+    peak_row: np.ndarray
+    peak_ratio: np.ndarray  # NaN where undefined
+    baseline: np.ndarray  # pre-event median, NaN where undefined
+    recovery_row: np.ndarray  # -1 where never recovered
+    nonfinite: np.ndarray  # bool: a row of the event is NaN/inf
+    kind: np.ndarray  # int8 index into KINDS
+    examined: int  # rows the detector could flag
+
+    def __len__(self) -> int:
+        return int(self.onset_row.size)
+
+    @property
+    def onsets(self) -> np.ndarray:
+        onsets: np.ndarray = self.steps[self.onset_row]
+        return onsets
+
+    @property
+    def recovery_steps(self) -> np.ndarray:
+        """Steps from onset to recovery; -1 where never recovered."""
+        import numpy as np
+
+        rec = self.recovery_row >= 0
+        out = np.full(self.onset_row.size, -1, dtype=np.int64)
+        out[rec] = self.steps[self.recovery_row[rec]] - self.steps[self.onset_row[rec]]
+        return out
+
+    def select(self, kinds: tuple[str, ...] | None) -> Events:
+        import numpy as np
+
+        if kinds is None:
+            return self
+        keep = np.isin(self.kind, [KINDS.index(k) for k in kinds])
+        return Events(
+            steps=self.steps,
+            onset_row=self.onset_row[keep],
+            end_row=self.end_row[keep],
+            peak_row=self.peak_row[keep],
+            peak_ratio=self.peak_ratio[keep],
+            baseline=self.baseline[keep],
+            recovery_row=self.recovery_row[keep],
+            nonfinite=self.nonfinite[keep],
+            kind=self.kind[keep],
+            examined=self.examined,
+        )
+
+    def counts(self) -> dict[str, int]:
+        import numpy as np
+
+        per = np.bincount(self.kind.astype(np.int64), minlength=len(KINDS))
+        return {"blips": int(per[0]), "spikes": int(per[1]), "divergences": int(per[2])}
+
+    def records(self, limit: int = EVIDENCE_EVENTS) -> list[dict[str, Any]]:
+        """The first `limit` events as plain dicts, for a verdict's evidence."""
+        import math
+
+        out = []
+        rec = self.recovery_steps
+        for i in range(min(limit, len(self))):
+            ratio = float(self.peak_ratio[i])
+            out.append(
+                {
+                    "onset": int(self.steps[self.onset_row[i]]),
+                    "peak": int(self.steps[self.peak_row[i]]),
+                    "peak_ratio": ratio if math.isfinite(ratio) else None,
+                    "duration": int(self.end_row[i] - self.onset_row[i] + 1),
+                    "recovery_steps": int(rec[i]) if rec[i] >= 0 else None,
+                    "kind": KINDS[int(self.kind[i])],
+                }
+            )
+        return out
+
+
+def find_events(series: Series, spec: AnyEventSpec) -> Events:
+    """Every event of `series` under `spec` (all kinds; `Events.select(spec.kinds)` filters)."""
+    return events_from(series.steps, series.values, detect(series.values, spec), spec)
+
+
+# Detections made in this process, by (array, detector and its params): loss.spikes and
+# events.precedes often flag the same loss column with the same rule, and a column is one array for
+# a whole invocation (MetricsTable caches it). Entries hold only a weak reference to the array, are
+# checked against it, and are dropped once it is gone.
+_DETECTIONS: dict[tuple[Any, ...], tuple[Any, detectors.Detection]] = {}
+
+
+def detect(x: np.ndarray, spec: AnyEventSpec) -> detectors.Detection:
+    """`spec.detect(x)`, computed once per array (or view of one) and detector parameters."""
+    import weakref
+
+    base = x.base if isinstance(x.base, type(x)) else x
+    try:
+        ref = weakref.ref(base)
+    except TypeError:
+        return spec.detect(x)
+    own = set(type(spec).model_fields) - set(_EventSpecBase.model_fields)
+    key = (
+        id(base),
+        x.__array_interface__["data"][0],
+        x.shape,
+        x.strides,
+        tuple(sorted((k, getattr(spec, k)) for k in own)),
+    )
+    hit = _DETECTIONS.get(key)
+    if hit is not None and hit[0]() is base:
+        return hit[1]
+    detection = spec.detect(x)
+    for stale in [k for k, (r, _) in _DETECTIONS.items() if r() is None]:
+        del _DETECTIONS[stale]
+    _DETECTIONS[key] = (ref, detection)
+    return detection
+
+
+def events_from(steps: np.ndarray, x: np.ndarray, det: detectors.Detection, spec: AnyEventSpec) -> Events:
+    import numpy as np
+
+    first, last = runs_of_rows(det.rows)
+    e = first.size
+    baseline = _pre_event_median(x, first, spec.baseline_rows())
+    peak = _peaks(x, det.rows, first, last, det.direction)
+    nonfinite_rows = ~np.isfinite(x[det.rows])
+    if e:
+        seg = np.searchsorted(det.rows, first)
+        nonfinite = np.logical_or.reduceat(nonfinite_rows, seg) if nonfinite_rows.size else np.zeros(e, bool)
+    else:
+        nonfinite = np.zeros(0, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        peak_ratio = np.where(baseline > 0, x[peak] / baseline, np.nan)
+    peak_ratio[~np.isfinite(peak_ratio)] = np.nan
+    limit = baseline + det.direction * spec.tolerance * np.abs(baseline)
+    recovery = _first_recovery(x, peak + 1, limit, det.direction)
+    rec_steps = np.where(recovery >= 0, steps[np.maximum(recovery, 0)] - steps[first], -1)
+    kind = np.full(e, KINDS.index("divergence"), dtype=np.int8)
+    recovered = (recovery >= 0) & ~nonfinite
+    kind[recovered & (rec_steps <= spec.recover_within)] = KINDS.index("spike")
+    kind[recovered & (recovery == first + 1)] = KINDS.index("blip")
+    return Events(
+        steps=steps,
+        onset_row=first,
+        end_row=last,
+        peak_row=peak,
+        peak_ratio=peak_ratio,
+        baseline=baseline,
+        recovery_row=recovery,
+        nonfinite=nonfinite,
+        kind=kind,
+        examined=det.examined,
+    )
+
+
+# Events whose baselines are gathered at once: bounds memory to this × baseline rows.
+_EVENT_CHUNK = 8_192
+
+
+def _pre_event_median(x: np.ndarray, onset: np.ndarray, rows: int) -> np.ndarray:
+    """Median of the finite values among the `rows` rows before each onset (NaN if none)."""
+    import numpy as np
+
+    out = np.full(onset.size, np.nan)
+    offsets = np.arange(-rows, 0)
+    for start in range(0, onset.size, _EVENT_CHUNK):
+        o = onset[start : start + _EVENT_CHUNK]
+        idx = o[:, None] + offsets
+        vals = x[np.maximum(idx, 0)]
+        vals[(idx < 0) | ~np.isfinite(vals)] = np.nan
+        missing = np.isnan(vals)
+        full = ~missing.any(axis=1)
+        some = ~full & ~missing.all(axis=1)
+        part = out[start : start + o.size]
+        part[full] = np.median(vals[full], axis=1)  # the usual case, much faster than nanmedian
+        if some.any():
+            part[some] = np.nanmedian(vals[some], axis=1)
+    return out
+
+
+def _peaks(x: np.ndarray, rows: np.ndarray, first: np.ndarray, last: np.ndarray, direction: int) -> np.ndarray:
+    """Row of the most extreme value of each event (its first such row; the onset if all are NaN)."""
+    import numpy as np
+
+    peak = first.copy()
+    multi = np.flatnonzero(last > first)
+    if multi.size == 0:
+        return peak
+    vals = x[rows] * direction
+    seg = np.searchsorted(rows, first)
+    best = np.fmax.reduceat(vals, seg)  # NaN-ignoring
+    lengths = (last - first + 1).astype(np.int64)
+    is_best = vals == np.repeat(best, lengths)
+    hits = np.flatnonzero(is_best)
+    pos = np.searchsorted(hits, seg)  # first hit at or after each event's first flagged row
+    ok = pos < hits.size
+    ok[ok] &= hits[pos[ok]] <= seg[ok] + lengths[ok] - 1
+    peak[ok] = rows[hits[pos[ok]]]
+    return peak
+
+
+# Rows checked for every event at once before the block search.
+_HORIZON = 64
+# Rows per block of the block minima used to find late recoveries.
+_BLOCK = 4096
+
+
+def _first_recovery(x: np.ndarray, start: np.ndarray, limit: np.ndarray, direction: int) -> np.ndarray:
+    """For each event, the first row r >= start with x_r finite and x_r <= limit (direction +1) or
+    x_r >= limit (direction -1); -1 if there is none (or the limit is NaN)."""
+    import numpy as np
+
+    n = x.size
+    e = start.size
+    out = np.full(e, -1, dtype=np.int64)
+    if e == 0 or n == 0:
+        return out
+    sx = x if direction > 0 else -x
+    lim = limit if direction > 0 else -limit
+    # 1. The next _HORIZON rows of every event, vectorised (most events recover quickly).
+    pending = np.flatnonzero(np.isfinite(lim) & (start < n))
+    for begin in range(0, pending.size, _EVENT_CHUNK):
+        ev = pending[begin : begin + _EVENT_CHUNK]
+        idx = start[ev, None] + np.arange(_HORIZON)
+        inside = idx < n
+        vals = sx[np.minimum(idx, n - 1)]
+        with np.errstate(invalid="ignore"):
+            ok = inside & np.isfinite(vals) & (vals <= lim[ev, None])
+        found = ok.any(axis=1)
+        out[ev[found]] = idx[found, ok[found].argmax(axis=1)]
+    late = pending[(out[pending] < 0) & (start[pending] + _HORIZON < n)]
+    if late.size == 0:
+        return out
+    # 2. The rest: block minima (NaN-ignoring) point at the blocks that may hold a recovery.
+    with np.errstate(invalid="ignore"):
+        mins = np.fmin.reduceat(sx, np.arange(0, n, _BLOCK))
+    for i in late.tolist():
+        s = int(start[i]) + _HORIZON
+        c = float(lim[i])
+        b = s // _BLOCK
+        r = _scan(sx, s, min(n, (b + 1) * _BLOCK), c)
+        if r < 0:
+            for blk in (np.flatnonzero(mins[b + 1 :] <= c) + b + 1).tolist():
+                r = _scan(sx, blk * _BLOCK, min(n, (blk + 1) * _BLOCK), c)
+                if r >= 0:
+                    break
+        out[i] = r
+    return out
+
+
+def _scan(sx: np.ndarray, a: int, b: int, c: float) -> int:
+    import numpy as np
+
+    seg = sx[a:b]
+    with np.errstate(invalid="ignore"):
+        hit = np.flatnonzero(np.isfinite(seg) & (seg <= c))
+    return a + int(hit[0]) if hit.size else -1
+
+
+# ---------------------------------------------------------------------------------------------------
+# events.precedes
+
+
+def _ordered_offsets(within: tuple[int, int]) -> tuple[int, int]:
+    if within[0] > within[1]:
+        raise ValueError(f"start {within[0]} is after end {within[1]}")
+    return within
+
+
+Offsets = Annotated[
+    tuple[int, int],
+    AfterValidator(_ordered_offsets),
+    Field(description="Inclusive [lo, hi] step offsets from each target onset ([-10, 0]: up to 10 steps before)."),
+]
+
+
+class PrecedesParams(EventParams):
+    target: EventSpec = Field(
+        description="The events to explain, e.g. {column: loss, detector: robust_z, z: 8}. An event spec is a series "
+        "(artifact, column or tensor+stat, steps) + detector: robust_z (window, z, min_ratio) | ema_ratio (ratio, "
+        "alpha, warmup) | threshold (above or below) | nonfinite, + optional kinds, recover_within, tolerance, baseline."
+    )
+    signal: EventSpec = Field(
+        description="The events that should come first, e.g. {column: grad_norm, detector: robust_z, z: 6}."
+    )
+    within: Offsets
+    permutations: int = Field(1000, ge=1, le=1_000_000, description="Circular shifts of the signal events for the null.")
+    seed: int = Field(0, ge=0, description="Seed of numpy.random.default_rng for the shifts.")
+
+
+class Precedes(Evaluator):
+    """Fraction of target events with a signal event whose onset lies `within` [lo, hi] steps of the
+    target's onset, against circular shifts of the signal events.
+
+    Both series are aligned by step value (their step grids may differ). Only the steps both series
+    cover, [max of first steps, min of last steps], are used: events outside are dropped. The null
+    shifts every signal onset by the same k steps, circularly over that range (k uniform on 1..L-1,
+    L its length in steps, from numpy default_rng(seed)); `base_rate` is the mean fraction over the
+    shifts, `p_value` = (1 + #{shifted fraction >= observed}) / (1 + permutations), `lift` =
+    fraction / base_rate. `n` is the number of target events. A strictly periodic signal train lines up
+    with itself under shifts by its period, which only makes the test conservative.
+    """
+
+    name = "events.precedes"
+    levels = frozenset({"loss", "activation"})
+    version = "1"
+    Params = PrecedesParams
+    statistics = ("fraction", "base_rate", "lift", "p_value", "target_events", "signal_events")
+    # Known bounds, for `registry validate` lints (`fraction >= 0` cannot fail).
+    ranges = {
+        "fraction": (0.0, 1.0),
+        "base_rate": (0.0, 1.0),
+        "lift": (0.0, float("inf")),
+        "p_value": (0.0, 1.0),
+        "target_events": (0.0, float("inf")),
+        "signal_events": (0.0, float("inf")),
+    }
+    rates = frozenset({"fraction"})
+
+    def evaluate(self, params: PrecedesParams, run: Run) -> Measurement:
+        import numpy as np
+
+        target_series = load_series(run, params.target)
+        signal_series = load_series(run, params.signal)
+        for role, spec, s in (("target", params.target, target_series), ("signal", params.signal, signal_series)):
+            if s.steps.size == 0:
+                where = f" with steps in {list(spec.steps)}" if spec.steps is not None else ""
+                raise CannotMeasure(f"{role} {spec.label}: artifact {spec.source_artifact!r} has no rows{where}")
+        lo_step = int(max(target_series.steps[0], signal_series.steps[0]))
+        hi_step = int(min(target_series.steps[-1], signal_series.steps[-1]))
+        if lo_step > hi_step:
+            raise CannotMeasure(
+                f"the target ({params.target.label}, steps {int(target_series.steps[0])}..{int(target_series.steps[-1])}) "
+                f"and signal ({params.signal.label}, steps {int(signal_series.steps[0])}..{int(signal_series.steps[-1])}) "
+                "series share no steps"
+            )
+        target = find_events(target_series, params.target).select(params.target.kinds)
+        signal = find_events(signal_series, params.signal).select(params.signal.kinds)
+        t_on = target.onsets
+        s_on = signal.onsets
+        t_in = (t_on >= lo_step) & (t_on <= hi_step)
+        t_on = t_on[t_in]
+        s_on = s_on[(s_on >= lo_step) & (s_on <= hi_step)]
+        rng = np.random.default_rng(params.seed)
+        result = shift_test(t_on, s_on, params.within, lo_step, hi_step, params.permutations, rng)
+        evidence: dict[str, Any] = {
+            "step_range": [lo_step, hi_step],
+            # Lists are cut at EVIDENCE_EVENTS (their totals are statistics): a long one costs time to store.
+            "target_onsets": t_on[:EVIDENCE_EVENTS].tolist(),
+            "preceded_onsets": t_on[result.preceded][:EVIDENCE_EVENTS].tolist(),
+            "leads": result.leads[:EVIDENCE_EVENTS],
+            "signal_onsets": s_on[:EVIDENCE_EVENTS].tolist(),
+            "target_kinds": target.counts(),
+            "targets_outside_range": int((~t_in).sum()),
+        }
+        return Measurement(
+            statistics={
+                "fraction": result.fraction,
+                "base_rate": result.base_rate,
+                "lift": result.lift,
+                "p_value": result.p_value,
+                "target_events": int(t_on.size),
+                "signal_events": int(s_on.size),
+            },
+            n=int(t_on.size),
+            evidence=evidence,
+        )
+
+
+@dataclass(frozen=True)
+class ShiftTest:
+    fraction: float | None
+    base_rate: float | None
+    lift: float | None
+    p_value: float | None
+    preceded: np.ndarray  # bool per target
+    leads: list[int]  # for each preceded target: latest signal onset in its window minus its onset
+
+
+# Target × shift pairs evaluated per block: bounds memory.
+_PAIRS = 1 << 21
+
+
+def shift_test(
+    targets: np.ndarray,
+    signals: np.ndarray,
+    within: tuple[int, int],
+    first: int,
+    last: int,
+    permutations: int,
+    rng: np.random.Generator,
+) -> ShiftTest:
+    """Which targets have a signal onset in [t + lo, t + hi], and the same under circular shifts.
+
+    Everything happens on offsets from `first` in [0, L), L = last - first + 1. A target's window is
+    clipped to [0, L). A shift by k moves each signal u to (u + k) mod L; the number of shifted
+    signals in a window [a, b] is then the number of unshifted ones in the circular interval
+    [a - k, b - k] mod L, counted by two binary searches in the sorted signals doubled (u, u + L).
+    """
+    import numpy as np
+
+    lo, hi = within
+    length = last - first + 1
+    t = np.asarray(targets, dtype=np.int64) - first
+    u = np.unique(np.asarray(signals, dtype=np.int64) - first)
+    if t.size == 0:
+        return ShiftTest(None, None, None, None, np.zeros(0, dtype=bool), [])
+    a = np.maximum(t + lo, 0)
+    b = np.minimum(t + hi, length - 1)
+    width = b - a + 1  # <= 0: the window lies outside the range
+    doubled = np.concatenate((u, u + length))
+
+    def hits(shift: np.ndarray) -> np.ndarray:
+        """(shifts, targets) bool: a shifted signal falls in the target's window."""
+        start = (a[None, :] - shift[:, None]) % length
+        end = start + width[None, :] - 1
+        count = np.searchsorted(doubled, end, side="right") - np.searchsorted(doubled, start, side="left")
+        hit: np.ndarray = (count > 0) & (width[None, :] > 0)
+        return hit
+
+    observed = hits(np.zeros(1, dtype=np.int64))[0]
+    k_obs = int(observed.sum())
+    # Latest signal at or before each window's end, for the evidence.
+    leads: list[int] = []
+    if k_obs and u.size:
+        last_in = np.searchsorted(u, b[observed], side="right") - 1
+        leads = (u[last_in] - t[observed]).tolist()
+    if length < 2:
+        return ShiftTest(k_obs / t.size, None, None, None, observed, leads)
+    shifts = rng.integers(1, length, size=permutations)
+    per_block = max(1, _PAIRS // t.size)
+    counts = np.empty(permutations, dtype=np.int64)
+    for start in range(0, permutations, per_block):
+        k = shifts[start : start + per_block]
+        counts[start : start + k.size] = hits(k).sum(axis=1)
+    fraction = k_obs / t.size
+    base_rate = float(counts.mean()) / t.size
+    p_value = (1 + int((counts >= k_obs).sum())) / (1 + permutations)
+    lift = fraction / base_rate if base_rate > 0 else None
+    return ShiftTest(fraction, base_rate, lift, p_value, observed, leads)
