@@ -1,0 +1,188 @@
+"""activation.probe — a linear probe: can a label stored in the artifact be read linearly from a tensor?
+
+Method: samples are the tensor's positions (every axis but the `features` axes, default the last,
+flattened), labels a tensor of those positions' integer labels (default `probe.targets`, the next
+token). Samples with a non-finite feature are dropped (counted in `nonfinite`); when more than
+`max_samples` remain, a seeded random subset is used. A seeded random split holds out
+`test_fraction`; features are standardised on the training part (scikit-learn `StandardScaler`)
+and a multinomial logistic regression (`LogisticRegression`, lbfgs, L2 with `C`, `max_iter`,
+`random_state=seed`) is fitted. scikit-learn is the optional extra `probe`, imported only here.
+
+Statistics: `accuracy` on the held-out part; `chance`, the held-out accuracy of always answering
+the training part's most frequent label; `p_value`, a permutation test: the probe is refitted on
+`permutations` seeded shuffles of the training labels and p = (1 + #{shuffled accuracy ≥
+accuracy}) / (1 + permutations); `train_accuracy`; `classes` (distinct training labels);
+`converged` (the unshuffled fit converged within `max_iter`). `n`: held-out samples.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from registry.errors import CannotMeasure
+from registry.plugins import Evaluator, Measurement, Params
+
+from .activation import axis_positions
+
+if TYPE_CHECKING:
+    from registry.artifacts import Run
+
+
+class ProbeUnavailable(RuntimeError):
+    """scikit-learn is missing: the prediction is an `error`, naming the extra to install."""
+
+
+class ProbeParams(Params):
+    artifact: str = Field("activations", description="Name of the run's activation artifact.")
+    tensor: str = Field(description="Features: a tensor [..., d] (name or alias), e.g. blocks.1.hook_resid_post.")
+    labels: str = Field("probe.targets", description="Integer labels, one per sample (the tensor's non-feature axes).")
+    features: list[str] = Field([], description="Named trailing axes that are features (default: the last axis).")
+    step: int | Literal["first", "last"] = Field("last", description="Folder of checkpoints: which one.")
+    test_fraction: float = Field(0.25, gt=0, lt=1, description="Share of samples held out.")
+    seed: int = Field(0, description="Seed of the split, the subsample, the shuffles and the solver.")
+    permutations: int = Field(100, ge=0, le=10000, description="Label shuffles for the p-value (0: no p-value).")
+    C: float = Field(1.0, gt=0, description="Inverse L2 regularisation strength.")
+    max_iter: int = Field(200, ge=1, description="lbfgs iterations per fit.")
+    max_samples: int = Field(5000, ge=10, description="At most this many samples (a seeded subset beyond).")
+
+
+def _sklearn() -> Any:
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import StandardScaler
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ProbeUnavailable(
+            "activation.probe needs scikit-learn, which is not installed: pip install 'claims-registry[probe]'"
+        ) from None
+    return LogisticRegression, StandardScaler, threadpool_limits
+
+
+def _gather_rows(t: Any, rows: Any, width: int) -> Any:
+    """Rows `rows` (sorted) of a tensor seen as [samples, width], read chunk by chunk."""
+    import numpy as np
+
+    out = np.empty((rows.size, width))
+    chunk = max(1, (1 << 21) // max(width, 1))
+    total = t.size // width if width else 0
+    done = 0
+    for r0 in range(0, total, chunk):
+        r1 = min(total, r0 + chunk)
+        hi = int(np.searchsorted(rows, r1))
+        if hi == done:
+            continue
+        block = np.asarray(t.read(r0 * width, (r1 - r0) * width), dtype=np.float64).reshape(r1 - r0, width)
+        t.release(r0 * width, (r1 - r0) * width)
+        out[done:hi] = block[rows[done:hi] - r0]
+        done = hi
+    return out
+
+
+class Probe(Evaluator):
+    """Linear probe from a tensor to labels in the artifact: held-out `accuracy`, `chance` (the
+    majority-label rate) and a permutation `p_value` over seeded label shuffles.
+
+    Logistic regression (scikit-learn, optional extra `probe`) on standardised features with a
+    seeded held-out split; see the module docstring for the method. `n`: held-out samples.
+    """
+
+    name = "activation.probe"
+    levels = frozenset({"activation"})
+    version = "1"
+    Params = ProbeParams
+    statistics = ("accuracy", "chance", "p_value", "train_accuracy", "classes", "converged", "nonfinite", "step")
+    # Known bounds, for `registry validate` lints.
+    ranges = {"accuracy": (0.0, 1.0), "chance": (0.0, 1.0), "p_value": (0.0, 1.0), "train_accuracy": (0.0, 1.0)}
+
+    def evaluate(self, params: ProbeParams, run: Run) -> Measurement:
+        import numpy as np
+
+        LogisticRegression, StandardScaler, threadpool_limits = _sklearn()
+        art = run.tensors(params.artifact)
+        ckpt = art.pick(params.step)
+        store = art.store(ckpt)
+        t = store.tensor(params.tensor)
+        lab = store.tensor(params.labels)
+        k = 1
+        if params.features:
+            pos = axis_positions(t, params.features, "use as features")
+            if sorted(pos) != list(range(t.ndim - len(pos), t.ndim)):
+                raise CannotMeasure(f"features {params.features} must be the trailing axes of {t.describe()}")
+            k = len(pos)
+        if t.ndim <= k - 1 or t.ndim < 1:
+            raise CannotMeasure(f"{t.describe()} has shape {list(t.shape)}; a probe needs [samples..., features]")
+        sample_shape = t.shape[: t.ndim - k]
+        if lab.shape != sample_shape:
+            raise CannotMeasure(
+                f"shape mismatch: labels {params.labels!r} are {list(lab.shape)}, the samples of "
+                f"{params.tensor!r} are {list(sample_shape)}"
+            )
+        y = lab.load().reshape(-1)
+        if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+            raise CannotMeasure(f"{lab.describe()} holds non-integer values; labels must be integers")
+        y = y.astype(np.int64)
+        # Choose the samples first (seeded), then stream the tensor and keep only their rows.
+        rng = np.random.default_rng(params.seed)
+        chosen = np.arange(y.size)
+        if y.size > params.max_samples:
+            chosen = np.sort(rng.choice(y.size, params.max_samples, replace=False))
+        width = t.size // y.size if y.size else 0
+        x = _gather_rows(t, chosen, width)
+        y = y[chosen]
+        ok = np.isfinite(x).all(axis=1)
+        nonfinite = int((~ok).sum())
+        x, y = x[ok], y[ok]
+        order = rng.permutation(y.size)
+        n_test = int(round(y.size * params.test_fraction))
+        test, train = order[:n_test], order[n_test:]
+        if n_test < 1 or train.size < 2:
+            raise CannotMeasure(f"{y.size} usable samples: too few to hold out {params.test_fraction:.0%}")
+        classes, counts = np.unique(y[train], return_counts=True)
+        if classes.size < 2:
+            raise CannotMeasure(f"the training part has a single label ({classes[0]}): nothing to probe")
+        majority = classes[np.argmax(counts)]
+        chance = float(np.mean(y[test] == majority))
+
+        scaler = StandardScaler().fit(x[train])
+        xtr, xte = scaler.transform(x[train]), scaler.transform(x[test])
+
+        def fit(labels: np.ndarray) -> Any:
+            model = LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=params.seed)
+            # One thread: on small problems BLAS/OpenMP threads cost 10-20x more than they save.
+            with warnings.catch_warnings(), threadpool_limits(limits=1):
+                warnings.simplefilter("ignore")
+                return model.fit(xtr, labels)
+
+        model = fit(y[train])
+        accuracy = float(np.mean(model.predict(xte) == y[test]))
+        train_accuracy = float(np.mean(model.predict(xtr) == y[train]))
+        converged = bool(np.all(np.asarray(model.n_iter_) < params.max_iter))
+        p_value = None
+        null: list[float] = []
+        if params.permutations:
+            prng = np.random.default_rng([params.seed, 1])
+            for _ in range(params.permutations):
+                shuffled = fit(prng.permutation(y[train]))
+                null.append(float(np.mean(shuffled.predict(xte) == y[test])))
+            p_value = (1 + sum(a >= accuracy for a in null)) / (1 + params.permutations)
+        stats = {
+            "accuracy": accuracy,
+            "chance": chance,
+            "p_value": p_value,
+            "train_accuracy": train_accuracy,
+            "classes": int(classes.size),
+            "converged": converged,
+            "nonfinite": nonfinite,
+            "step": ckpt.step,
+        }
+        evidence = {
+            "train": int(train.size),
+            "test": int(n_test),
+            "majority_label": int(majority),
+            "null_accuracy_mean": float(np.mean(null)) if null else None,
+            "null_accuracy_max": float(np.max(null)) if null else None,
+        }
+        return Measurement(statistics=stats, n=int(n_test), evidence=evidence)
