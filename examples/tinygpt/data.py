@@ -7,6 +7,7 @@ gives the fixed probe batch.  Text is ASCII: every non-ASCII character becomes `
 in the default 60-file corpus), so the vocabulary is the fixed set of 128 ASCII codes and a token
 id is ``ord(char)``.
 """
+
 from __future__ import annotations
 
 import glob
@@ -66,8 +67,7 @@ class Corpus:
         }
 
 
-def load_corpus(n_files: int = 60, probe_file_index: int = 60, probe_batch: int = 8,
-                probe_len: int = 32) -> Corpus:
+def load_corpus(n_files: int = 60, probe_file_index: int = 60, probe_batch: int = 8, probe_len: int = 32) -> Corpus:
     files = stdlib_files()
     if probe_file_index < n_files:
         raise ValueError("the probe file must be held out of the training files")
@@ -78,7 +78,7 @@ def load_corpus(n_files: int = 60, probe_file_index: int = 60, probe_batch: int 
     # probe_batch windows at evenly spaced offsets of the held-out file (fixed, no RNG).
     n = len(probe_text) - (probe_len + 1)
     offsets = [int(i * n / probe_batch) for i in range(probe_batch)]
-    probe = torch.stack([encode(probe_text[o:o + probe_len + 1]) for o in offsets])
+    probe = torch.stack([encode(probe_text[o : o + probe_len + 1]) for o in offsets])
     return Corpus(
         data=data,
         files=[os.path.basename(f) for f in train_files],
@@ -96,8 +96,9 @@ class Batches:
     position is known exactly.
     """
 
-    def __init__(self, data: torch.Tensor, batch_size: int, ctx: int, data_seed: int,
-                 shuffle_steps: frozenset[int] = frozenset()):
+    def __init__(
+        self, data: torch.Tensor, batch_size: int, ctx: int, data_seed: int, shuffle_steps: frozenset[int] = frozenset()
+    ):
         self.data = data
         self.batch_size = batch_size
         self.ctx = ctx
@@ -108,7 +109,7 @@ class Batches:
     def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         # Always draw the offsets so that the batch order does not depend on shuffle_steps.
         ix = torch.randint(0, self.data.numel() - self.ctx - 1, (self.batch_size,), generator=self.gen)
-        seq = torch.stack([self.data[i:i + self.ctx + 1] for i in ix.tolist()])
+        seq = torch.stack([self.data[i : i + self.ctx + 1] for i in ix.tolist()])
         if step in self.shuffle_steps:
             perm = torch.argsort(torch.rand(seq.shape, generator=self.shuffle_gen), dim=1)
             seq = torch.gather(seq, 1, perm)

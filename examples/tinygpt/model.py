@@ -7,6 +7,7 @@ with a bias.  Linear layers inside the blocks have no bias.  Optional qk-layerno
 before the dot product.  Attention is written out by hand (no fused kernel) so that the
 pre-softmax scores can be observed.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,8 +18,9 @@ import torch.nn.functional as F
 
 
 class Attention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, ctx: int, qk_norm: bool):
+    def __init__(self, d_model: int, n_heads: int, ctx: int, qk_norm: bool, attn_dtype: str = "float32"):
         super().__init__()
+        self.attn_dtype = getattr(torch, attn_dtype)
         self.n_heads = n_heads
         self.d_head = d_model // n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
@@ -38,7 +40,10 @@ class Attention(nn.Module):
         if self.q_ln is not None:
             q = self.q_ln(q)
             k = self.k_ln(k)
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.d_head)  # [B, H, Tq, Tk]
+        if self.attn_dtype != torch.float32:  # low-precision logits: q.k computed and rounded in bf16/fp16
+            scores = ((q.to(self.attn_dtype) @ k.to(self.attn_dtype).transpose(-2, -1)) / math.sqrt(self.d_head)).float()
+        else:
+            scores = (q @ k.transpose(-2, -1)) / math.sqrt(self.d_head)  # [B, H, Tq, Tk]
         mask = self.mask[:T, :T]
         scores = scores.masked_fill(~mask, float("-inf"))
         self.logit_max = scores.detach().amax()  # masked entries are -inf, so causal entries only
@@ -50,13 +55,14 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, ctx: int, qk_norm: bool):
+    def __init__(self, d_model: int, n_heads: int, ctx: int, qk_norm: bool, attn_dtype: str = "float32"):
         super().__init__()
         self.ln1 = nn.LayerNorm(d_model)
-        self.attn = Attention(d_model, n_heads, ctx, qk_norm)
+        self.attn = Attention(d_model, n_heads, ctx, qk_norm, attn_dtype)
         self.ln2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model, bias=False), nn.GELU(),
-                                 nn.Linear(4 * d_model, d_model, bias=False))
+        self.mlp = nn.Sequential(
+            nn.Linear(d_model, 4 * d_model, bias=False), nn.GELU(), nn.Linear(4 * d_model, d_model, bias=False)
+        )
 
     def forward(self, x: torch.Tensor, capture: bool = False) -> torch.Tensor:
         x = x + self.attn(self.ln1(x), capture)
@@ -64,13 +70,21 @@ class Block(nn.Module):
 
 
 class TinyGPT(nn.Module):
-    def __init__(self, vocab: int, d_model: int = 64, n_layers: int = 2, n_heads: int = 4,
-                 ctx: int = 64, qk_norm: bool = False):
+    def __init__(
+        self,
+        vocab: int,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        ctx: int = 64,
+        qk_norm: bool = False,
+        attn_dtype: str = "float32",
+    ):
         super().__init__()
         self.ctx = ctx
         self.tok_emb = nn.Embedding(vocab, d_model)
         self.pos_emb = nn.Embedding(ctx, d_model)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, ctx, qk_norm) for _ in range(n_layers))
+        self.blocks = nn.ModuleList(Block(d_model, n_heads, ctx, qk_norm, attn_dtype) for _ in range(n_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.unembed = nn.Linear(d_model, vocab, bias=True)  # untied from tok_emb
         self._init(n_layers)

@@ -9,6 +9,7 @@ Detector (the one in /work/shared/notes and the example claims): for row t with 
 Defaults: window 50, z 8, ratio 1.15.  An *event* is a maximal run of consecutive flagged rows;
 its step is the first flagged row.  Non-finite values are never flagged (a NaN ends the run anyway).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ def read_metrics(path: str) -> dict[str, list[float]]:
 def flagged(values: list[float], window: int = 50, z: float = 8.0, ratio: float = 1.15) -> list[int]:
     out = []
     for t in range(window, len(values)):
-        prev = values[t - window:t]
+        prev = values[t - window : t]
         x = values[t]
         if not math.isfinite(x) or not all(math.isfinite(v) for v in prev):
             continue
@@ -76,14 +77,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--window", type=int, default=50)
     p.add_argument("--z", type=float, default=8.0)
     p.add_argument("--ratio", type=float, default=1.15)
+    p.add_argument("--markdown", action="store_true", help="print a markdown table")
     a = p.parse_args(argv)
+    if a.markdown:
+        print(
+            "| run | rows | flagged rows | events (first step of each) | final loss (mean of last 50) "
+            "| min loss | max attn logit |"
+        )
+        print("|---|---|---|---|---|---|---|")
+        for r in a.runs:
+            if not os.path.exists(os.path.join(r, "metrics.csv")):
+                continue
+            s = summary(r, a.column, a.window, a.z, a.ratio)
+            ev = f"{s['events']}" + (f" ({', '.join(map(str, s['event_steps']))})" if s["events"] else "")
+            print(
+                f"| {s['run']} | {s['rows']} | {s['flagged_rows']} | {ev} | {s['final_loss']:.3f} "
+                f"| {s['min_loss']:.3f} | {s['max_attn_logit']:.4g} |"
+            )
+        return 0
     print(f"{'run':40s} {'rows':>5s} {'flag':>4s} {'ev':>3s} {'final':>7s} {'min':>7s} {'maxattn':>9s}  event steps")
     for r in a.runs:
         if not os.path.exists(os.path.join(r, "metrics.csv")):
             continue
         s = summary(r, a.column, a.window, a.z, a.ratio)
-        print(f"{s['run']:40s} {s['rows']:5d} {s['flagged_rows']:4d} {s['events']:3d} {s['final_loss']:7.4f} "
-              f"{s['min_loss']:7.4f} {s['max_attn_logit']:9.4g}  {s['event_steps'][:20]}")
+        print(
+            f"{s['run']:40s} {s['rows']:5d} {s['flagged_rows']:4d} {s['events']:3d} {s['final_loss']:7.4f} "
+            f"{s['min_loss']:7.4f} {s['max_attn_logit']:9.4g}  {s['event_steps'][:20]}"
+        )
     return 0
 
 
