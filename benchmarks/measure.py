@@ -7,10 +7,8 @@ Used by the benchmark scripts so every figure comes from the same measurement.
 
 from __future__ import annotations
 
-import resource
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 
 
@@ -49,4 +47,3 @@ if __name__ == "__main__":
         args = args[1:]
     m = measure(args)
     print(f"{m.seconds:.3f} s  {m.peak_rss_mb:.0f} MB  exit {m.returncode}")
-    _ = resource  # keep the import visible for readers of this file

@@ -77,12 +77,17 @@ def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Claim files, run manifests or folders (default: the project's).")
     ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings (lints).")] = False,
 ) -> None:
     """Check claim files and run manifests; report every problem with file:line:col."""
     from . import commands
 
     report = commands.validate(paths or [])
-    print(report)
+    for lint in report.lints:
+        print(lint.render(), file=sys.stderr)
+    print(report.summary)
+    if strict and report.lints:
+        raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command()
@@ -153,6 +158,67 @@ def new(
     from . import commands
 
     print(f"wrote {commands.new_claim(claim_id, area)}")
+
+
+# --- integrity of the record ------------------------------------------------------------------------
+
+
+class DiffFormat(StrEnum):
+    table = "table"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command()
+@handled
+def status(
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when any verdict is stale, missing or orphaned.")] = False,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Stale verdicts (claim, artifacts or evaluator changed since) and pairs never evaluated."""
+    from . import _render, commands
+
+    result = commands.status()
+    _render.project_status(result, fmt.value)
+    if check and result.problems:
+        raise typer.Exit(EXIT_CHECK_FAILED)
+
+
+@app.command()
+@handled
+def history(
+    claim: Annotated[str, typer.Argument(help="Claim id.")],
+    run: Annotated[str | None, typer.Option("--run", help="Only this run's verdict.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """How a claim's verdicts changed, commit by commit (from git)."""
+    from . import _render, commands
+
+    _render.verdict_history(commands.history(claim, run), fmt.value)
+
+
+@app.command()
+@handled
+def diff(
+    a: Annotated[str | None, typer.Argument(help="Revision (default: HEAD).")] = None,
+    b: Annotated[str | None, typer.Argument(help="Revision (default: the working tree).")] = None,
+    fmt: Annotated[DiffFormat, typer.Option("--format", help="Output format; markdown for a pull-request comment.")] = (
+        DiffFormat.table
+    ),
+) -> None:
+    """Verdict changes between two revisions (default: HEAD and the working tree)."""
+    from . import _render, commands
+
+    _render.verdict_diff(commands.diff(a, b), fmt.value)
+
+
+@app.command()
+@handled
+def stats(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
+    """The registry at a glance: claims by status, verdicts by outcome, gaps, amendments."""
+    from . import _render, commands
+
+    _render.registry_stats(commands.stats(), fmt.value)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .artifacts import MANIFEST, Run
 from .config import Settings, load_settings
@@ -14,11 +15,26 @@ from .loading import CLAIM_SUFFIXES, LoadedClaim, load_claims
 from .plugins import Evaluator, EvaluatorRegistry, PluginFailure
 from .store import Verdict, read_verdicts
 
+if TYPE_CHECKING:
+    from .history import EarlierVerdict, History, VerdictDiff
+    from .lints import Lint
+    from .status import ProjectStatus, Stats
 
-def _split_paths(paths: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Claim files and run manifests among the given files and folders."""
+
+def _split_paths(paths: list[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """Claim files and run manifests among the given files and folders.
+
+    Walking a folder (`registry validate .`) leaves out the verdicts folder `skip` and hidden
+    folders (.git, .github, .pre-commit-config.yaml): their YAML files are not claims."""
     claims: list[Path] = []
     runs: list[Path] = []
+    skip = skip.resolve() if skip is not None else None
+
+    def wanted(f: Path, root: Path) -> bool:
+        if any(part.startswith(".") for part in f.relative_to(root).parts):
+            return False
+        return skip is None or not (f.resolve() == skip or skip in f.resolve().parents)
+
     for p in paths:
         if not p.exists():
             raise UserError("no such file or folder", location=Location(display_path(p)))
@@ -27,37 +43,56 @@ def _split_paths(paths: list[Path]) -> tuple[list[Path], list[Path]]:
             continue
         run_dirs: set[Path] = set()
         for manifest in sorted(p.rglob(MANIFEST)):
-            run_dirs.add(manifest.parent)
-            runs.append(manifest)
+            if wanted(manifest, p):
+                run_dirs.add(manifest.parent)
+                runs.append(manifest)
         for f in sorted(p.rglob("*")):
             inside_a_run = any(d in f.parents for d in run_dirs)
-            if f.suffix in CLAIM_SUFFIXES and f.name != MANIFEST and f.is_file() and not inside_a_run:
+            if f.suffix in CLAIM_SUFFIXES and f.name != MANIFEST and f.is_file() and not inside_a_run and wanted(f, p):
                 claims.append(f)
     return claims, runs
 
 
-def validate(paths: list[Path]) -> str:
-    """Validate claims and manifests; raises UserErrors with every problem, else returns a summary."""
+@dataclass(frozen=True)
+class Validation:
+    summary: str
+    # Warnings (registry/lints.py): printed to stderr; `validate --strict` fails on them.
+    lints: list[Lint]
+
+    def __str__(self) -> str:
+        return self.summary
+
+
+def validate(paths: list[Path]) -> Validation:
+    """Validate claims and manifests; raises UserErrors with every problem, else returns a summary.
+
+    Besides each file on its own: amendments (a non-draft claim changed after its verdicts were
+    recorded must say so) and `supersedes:` (registry/amendments.py), then lints."""
     settings = load_settings()
     evaluators = EvaluatorRegistry()
     if paths:
-        claim_paths, run_paths = _split_paths(paths)
+        claim_paths, run_paths = _split_paths(paths, skip=settings.verdicts)
     else:
         claim_paths = [settings.claims] if settings.claims.exists() else []
         run_paths = [r for r in settings.runs if r.exists()]
     errors: list[UserError] = []
-    n_claims = n_runs = 0
+    n_runs = 0
+    claims: list[LoadedClaim] = []
     try:
-        n_claims = len(load_claims(claim_paths, evaluators)) if claim_paths else 0
+        claims = load_claims(claim_paths, evaluators) if claim_paths else []
     except UserErrors as exc:
         errors.extend(exc.errors)
     try:
         n_runs = len(load_runs(run_paths)) if run_paths else 0
     except UserErrors as exc:
         errors.extend(exc.errors)
+    from .amendments import cached_git, check_claims
+    from .lints import lint_claims
+
+    errors.extend(check_claims(claims, settings.verdicts, cached_git(settings.root), complete=not paths))
     if errors:
         raise UserErrors(errors)
-    return f"ok: {n_claims} claim(s), {n_runs} run(s)"
+    return Validation(f"ok: {len(claims)} claim(s), {n_runs} run(s)", lint_claims(claims, evaluators))
 
 
 def _load_project(settings: Settings, evaluators: EvaluatorRegistry) -> list[LoadedClaim]:
@@ -79,6 +114,9 @@ def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
             raise UserError("run folder does not exist", location=Location(display_path(d)))
     runs: list[Run] = load_runs(run_dirs or [r for r in settings.runs if r.exists()])
     result = run_evaluation(claims, runs, evaluators)
+    from .registration import Registrar
+
+    result.verdicts = Registrar.for_project(settings.root).stamp(result.verdicts, claims, runs)
     write_verdicts(result, settings.verdicts)
     return result
 
@@ -95,15 +133,19 @@ def list_claims() -> list[ClaimRow]:
     return [ClaimRow(c, read_verdicts(settings.verdicts, c.id)) for c in claims]
 
 
-def show(claim_id: str) -> tuple[LoadedClaim, list[Verdict], str]:
+def show(claim_id: str) -> tuple[LoadedClaim, list[Verdict], str, list[EarlierVerdict]]:
+    """The claim, its verdicts, its fingerprint, and (amended claims, from git) the last verdict of
+    each run under each earlier version."""
     from .engine import claim_fingerprint
+    from .history import earlier_verdicts
 
     settings = load_settings()
     claims = _load_project(settings, EvaluatorRegistry())
     (chosen,) = select_claims(claims, [claim_id])[:1] or (None,)
     if chosen is None or chosen.id != claim_id:
         raise UserError(f"no claim with id {claim_id!r}", hint="see `registry list`")
-    return chosen, read_verdicts(settings.verdicts, claim_id), claim_fingerprint(chosen.claim)
+    verdicts = read_verdicts(settings.verdicts, claim_id)
+    return chosen, verdicts, claim_fingerprint(chosen.claim), earlier_verdicts(settings, chosen.claim)
 
 
 def evaluators() -> tuple[list[Evaluator], list[PluginFailure]]:
@@ -150,3 +192,32 @@ def new_claim(claim_id: str, area: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_TEMPLATE.format(id=claim_id), encoding="utf-8")
     return display_path(path)
+
+
+# --- integrity of the record (README "Integrity of the record") ---------------------------------------
+
+
+def status() -> ProjectStatus:
+    """Every (claim, run) pair: ok, stale (and why), missing, orphaned or unreadable."""
+    from .status import project_status
+
+    return project_status(load_settings())
+
+
+def stats() -> Stats:
+    from .status import project_stats
+
+    return project_stats(load_settings())
+
+
+def history(claim_id: str, run: str | None) -> History:
+    from .history import verdict_history
+
+    return verdict_history(load_settings(), claim_id, run)
+
+
+def diff(a: str | None, b: str | None) -> VerdictDiff:
+    from .history import verdict_diff
+
+    return verdict_diff(load_settings(), a, b)
+

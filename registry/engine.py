@@ -7,19 +7,18 @@ artifact, say) leaves the verdict folder exactly as it was.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .artifacts import Run, find_run_manifests, load_run, selects
-from .errors import CannotMeasure, Location, UserError, UserErrors, display_path
-from .judge import combine, judge_measurement
+from .errors import CannotMeasure, UserError, UserErrors, display_path
+from .judge import combine, decision_rule, judge_measurement
 from .loading import LoadedClaim
-from .plugins import EvaluatorRegistry
+from .plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
 from .schema import Claim, Outcome, Prediction
 from .store import (
     ArtifactRef,
@@ -38,10 +37,15 @@ from .store import (
 
 
 def claim_fingerprint(claim: Claim) -> str:
-    """sha256 over the claim's scientific content in canonical JSON (formatting and cosmetic
-    fields such as title, tags and authors do not change it)."""
-    text = json.dumps(claim.scientific_content(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    """sha256 over the claim's scientific content in canonical form (formatting and cosmetic
+    fields such as title, tags and authors do not change it); see registry/fingerprint.py."""
+    from .fingerprint import fingerprint
+
+    return fingerprint(claim)
+
+
+def _claim_ref(lc: LoadedClaim) -> ClaimRef:
+    return ClaimRef(id=lc.id, fingerprint=claim_fingerprint(lc.claim), status=lc.claim.status)
 
 
 def load_runs(roots: Sequence[Path]) -> list[Run]:
@@ -55,13 +59,15 @@ def load_runs(roots: Sequence[Path]) -> list[Run]:
             errors.extend(exc.errors)
         except UserError as exc:
             errors.append(exc)
+    from .yamlsource import load_yaml
+
     seen: dict[str, Run] = {}
     for run in runs:
         if run.id in seen:
             errors.append(
                 UserError(
                     f"duplicate run id {run.id!r} (also in {display_path(seen[run.id].manifest_path)})",
-                    location=Location(display_path(run.manifest_path), key="id"),
+                    location=load_yaml(run.manifest_path).locate(("id",)),
                     hint="run ids are unique across all run folders",
                 )
             )
@@ -88,65 +94,129 @@ def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[Lo
     return chosen
 
 
-def _evaluate_prediction(
-    lc: LoadedClaim, pred: Prediction, run: Run, evaluators: EvaluatorRegistry
+Measure = Callable[[Evaluator, Any], Measurement]
+
+
+def _prediction_verdict(
+    lc: LoadedClaim,
+    pred: Prediction,
+    evaluators: EvaluatorRegistry,
+    runs: Sequence[Run],
+    measure: Measure,
+    groups: dict[str, list[str]] | None = None,
 ) -> PredictionVerdict:
+    """Measure one prediction (through `measure`, which reads `runs`) and judge it."""
+
     def verdict(**fields: Any) -> PredictionVerdict:
         return PredictionVerdict(
-            id=pred.id, level=pred.level, evaluator=pred.evaluator, min_samples=pred.min_samples, **fields
+            id=pred.id, level=pred.level, evaluator=pred.evaluator, min_samples=pred.min_samples, groups=groups, **fields
         )
 
     if pred.id in lc.unavailable:
         return verdict(evaluator_version=None, outcome="error", reason=lc.unavailable[pred.id])
     evaluator = evaluators.get(pred.evaluator)
-    params = lc.params[pred.id]
     version = evaluator.version
-    with run.tracking() as used:
+    with ExitStack() as stack:
+        touched = {run.id: stack.enter_context(run.tracking()) for run in runs}
+
+        def used() -> list[str]:
+            if len(runs) == 1 and groups is None:
+                return sorted(touched[runs[0].id])
+            return sorted(f"{rid}:{name}" for rid, names in touched.items() for name in names)
+
         try:
-            measurement = evaluator.evaluate(params, run)
+            measurement = measure(evaluator, lc.params[pred.id])
         except CannotMeasure as exc:
-            return verdict(evaluator_version=version, outcome="inconclusive", reason=exc.reason, artifacts=sorted(used))
+            return verdict(evaluator_version=version, outcome="inconclusive", reason=exc.reason, artifacts=used())
         except UserError:
             raise  # bad input: abort before anything is written
         except Exception as exc:  # the evaluator broke: this prediction is `error`, the rest go on
             return verdict(
-                evaluator_version=version,
-                outcome="error",
-                reason=f"{type(exc).__name__}: {exc}",
-                artifacts=sorted(used),
+                evaluator_version=version, outcome="error", reason=f"{type(exc).__name__}: {exc}", artifacts=used()
             )
-    judgement = judge_measurement(pred, measurement)
-    stats = canonical(dict(measurement.statistics))
+        artifacts = used()
+    judgement = judge_measurement(pred, measurement, decision_rule(lc.claim).per_test_alpha)
     return verdict(
         evaluator_version=version,
         outcome=judgement.outcome,
         reason=judgement.reason,
         n=int(measurement.n),
-        statistics=stats,
+        statistics=canonical(dict(measurement.statistics)),
         expect=[
             ExpectResult(
-                stat=r.line.stat, op=r.line.op, value=r.line.value, observed=canonical(r.observed), holds=r.holds
+                stat=r.line.stat,
+                op=r.line.op,
+                value=r.line.value,
+                observed=canonical(r.observed),
+                holds=r.holds,
+                resolved=canonical(r.threshold),
             )
             for r in judgement.lines
         ],
         evidence=cap_evidence(measurement.evidence),
-        artifacts=sorted(used),
+        artifacts=artifacts,
+    )
+
+
+def _run_ref(run: Run, names: Iterable[str]) -> RunRef:
+    return RunRef(
+        id=run.id,
+        artifacts={
+            name: ArtifactRef(path=run.paths[name].relative_to(run.folder).as_posix(), sha256=run.artifact_hash(name))
+            for name in sorted(names)
+        },
     )
 
 
 def evaluate_claim_on_run(lc: LoadedClaim, run: Run, evaluators: EvaluatorRegistry) -> Verdict:
-    predictions = [_evaluate_prediction(lc, p, run, evaluators) for p in lc.claim.predictions]
-    used = sorted({name for p in predictions for name in p.artifacts})
+    predictions = [
+        _prediction_verdict(lc, p, evaluators, [run], lambda ev, params: ev.evaluate(params, run))
+        for p in lc.claim.predictions
+    ]
     outcomes: list[Outcome] = [p.outcome for p in predictions]
     return Verdict(
-        claim=ClaimRef(id=lc.id, sha256=claim_fingerprint(lc.claim)),
-        run=RunRef(
-            id=run.id,
-            artifacts={
-                name: ArtifactRef(path=run.paths[name].relative_to(run.folder).as_posix(), sha256=run.artifact_hash(name))
-                for name in used
-            },
-        ),
+        claim=_claim_ref(lc),
+        decision=decision_rule(lc.claim),
+        run=_run_ref(run, {name for p in predictions for name in p.artifacts}),
+        combine=lc.claim.combine,
+        outcome=combine(outcomes, lc.claim.combine),
+        predictions=predictions,
+        tool=ToolRef(version=__version__),
+    )
+
+
+def _groups(pred: Prediction, runs: Sequence[Run]) -> dict[str, list[Run]]:
+    if not pred.groups:
+        return {"all": list(runs)}
+    return {name: [r for r in runs if selects(sel.tags, sel.runs, r)] for name, sel in sorted(pred.groups.items())}
+
+
+def evaluate_claim_across_runs(lc: LoadedClaim, runs: Sequence[Run], evaluators: EvaluatorRegistry) -> Verdict:
+    """One verdict for a claim whose predictions each measure the whole set of runs."""
+    runs = sorted(runs, key=lambda r: r.id)
+    predictions = []
+    for pred in lc.claim.predictions:
+        groups = _groups(pred, runs)
+
+        def measure(ev: Evaluator, params: Any, groups: dict[str, list[Run]] = groups) -> Measurement:
+            assert isinstance(ev, CrossRunEvaluator)
+            return ev.evaluate_runs(params, groups, evaluators)
+
+        predictions.append(
+            _prediction_verdict(
+                lc, pred, evaluators, runs, measure, groups={g: [r.id for r in rs] for g, rs in groups.items()}
+            )
+        )
+    used: dict[str, set[str]] = {r.id: set() for r in runs}
+    for p in predictions:
+        for item in p.artifacts:
+            rid, name = item.split(":", 1)
+            used[rid].add(name)
+    outcomes: list[Outcome] = [p.outcome for p in predictions]
+    return Verdict(
+        claim=_claim_ref(lc),
+        decision=decision_rule(lc.claim),
+        runs=[_run_ref(r, used[r.id]) for r in runs],
         combine=lc.claim.combine,
         outcome=combine(outcomes, lc.claim.combine),
         predictions=predictions,
@@ -178,13 +248,16 @@ def evaluate(claims: Iterable[LoadedClaim], runs: Sequence[Run], evaluators: Eva
         if not chosen:
             result.unmatched.append(lc.id)
             continue
+        if lc.claim.across_runs:
+            result.verdicts.append(evaluate_claim_across_runs(lc, chosen, evaluators))
+            continue
         for run in chosen:
             result.verdicts.append(evaluate_claim_on_run(lc, run, evaluators))
     return result
 
 
 def write_verdicts(result: Evaluation, folder: Path) -> None:
-    texts = [(verdict_path(folder, v.claim.id, v.run.id), render(v)) for v in result.verdicts]
+    texts = [(verdict_path(folder, v.claim.id, v.run.id if v.run else None), render(v)) for v in result.verdicts]
     for path, text in texts:
         if write_atomic(path, text):
             result.written.append(path)

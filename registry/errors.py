@@ -79,8 +79,16 @@ class UserError(RegistryError):
 class ArtifactError(UserError):
     """An artifact that is missing, unreadable, or not what its manifest says."""
 
-    def __init__(self, path: Path | str, message: str, *, hint: str | None = None, line: int | None = None):
-        super().__init__(message, location=Location(display_path(path), line=line), hint=hint)
+    def __init__(
+        self,
+        path: Path | str,
+        message: str,
+        *,
+        hint: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ):
+        super().__init__(message, location=Location(display_path(path), line=line, column=column), hint=hint)
         self.path = Path(path)
 
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from .plugins import Measurement, Statistic
-from .schema import ExpectLine, Outcome, Prediction
+from .schema import ALPHA, DEFAULT_ALPHA, ExpectLine, Outcome, Prediction
+
+if TYPE_CHECKING:
+    from .schema import Claim
+    from .store import Decision
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
@@ -32,6 +36,8 @@ class LineResult:
     # True/False when the comparison could be made; None when the statistic is undefined.
     holds: bool | None
     problem: str | None = None
+    # The number `value: alpha` stood for; None for lines with a literal value.
+    threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -45,9 +51,16 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
 
-def compare(observed: Statistic, line: ExpectLine) -> LineResult:
-    """`observed <op> value`, or why it cannot be compared."""
+def compare(observed: Statistic, line: ExpectLine, alpha: float = DEFAULT_ALPHA) -> LineResult:
+    """`observed <op> value`, or why it cannot be compared; `value: alpha` stands for `alpha`."""
+    if line.value == ALPHA:
+        result = compare(observed, line.model_copy(update={"value": alpha}))
+        return replace(result, line=line, threshold=alpha)
     expected = line.value
+    if getattr(observed, "ndim", None) == 0 and hasattr(observed, "item"):
+        # numpy scalars and 0-d arrays from evaluators: np.float32('nan') is not a float, and would
+        # otherwise compare False (fail) instead of being undefined (inconclusive).
+        observed = observed.item()  # type: ignore[union-attr]
     if observed is None:
         return LineResult(line, observed, None, f"statistic {line.stat!r} is undefined on this run")
     if isinstance(observed, float) and math.isnan(observed):
@@ -64,8 +77,9 @@ def compare(observed: Statistic, line: ExpectLine) -> LineResult:
     return LineResult(line, observed, bool(_OPS[line.op](observed_cmp, expected_cmp)))
 
 
-def judge_measurement(prediction: Prediction, measurement: Measurement) -> Judgement:
-    lines = tuple(compare(measurement.statistics.get(line.stat), line) for line in prediction.expect)
+def judge_measurement(prediction: Prediction, measurement: Measurement, alpha: float = DEFAULT_ALPHA) -> Judgement:
+    """`alpha`: what `value: alpha` stands for in this prediction (`decision_rule(claim).per_test_alpha`)."""
+    lines = tuple(compare(measurement.statistics.get(line.stat), line, alpha) for line in prediction.expect)
     if measurement.n < prediction.min_samples:
         return Judgement(
             "inconclusive", f"n={measurement.n} is below min_samples={prediction.min_samples}", lines
@@ -97,3 +111,22 @@ def combine(outcomes: Sequence[Outcome], mode: str) -> Outcome:
     if "error" in outcomes:
         return "error"
     return "fail" if all(o == "fail" for o in outcomes) else "inconclusive"
+
+
+def decision_rule(claim: Claim) -> Decision:
+    """What `value: alpha` stands for in this claim's expect lines, so that the claim passes with
+    probability at most `claim.alpha` when no prediction's effect is real.
+
+    `all` is an intersection-union test: the claim passes only if every test rejects, so each at
+    alpha keeps the claim at alpha (no correction). `any` passes if one test rejects: with k >= 2
+    predictions holding a `value: alpha` line, each is tested at alpha/k (Bonferroni; Holm's
+    step-down gives the same claim-level decision, since its first step is min p < alpha/k).
+    """
+    from .store import Decision
+
+    k = sum(1 for p in claim.predictions if any(line.value == ALPHA for line in p.expect))
+    if claim.combine == "all":
+        return Decision(rule="intersection-union", alpha=claim.alpha, tests=k, per_test_alpha=claim.alpha)
+    if k >= 2:
+        return Decision(rule="bonferroni", alpha=claim.alpha, tests=k, per_test_alpha=claim.alpha / k)
+    return Decision(rule="none", alpha=claim.alpha, tests=k, per_test_alpha=claim.alpha)

@@ -44,7 +44,12 @@ def _message(err: Any) -> str:
         return "required key is missing"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
+        return msg[len("Value error, ") :]
+    value = err.get("input")
+    if isinstance(value, str | int | float | bool) and kind not in ("assertion_error",):
+        # Say what was written: "Input should be a valid integer, got 'many'".
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        msg += f", got {shown}"
     return msg
 
 
@@ -102,12 +107,18 @@ def _typo_hint(key: str, model: type[BaseModel]) -> str | None:
     return f"did you mean {close[0]!r}?" if close else None
 
 
-def _located(exc: ValidationError, doc: YamlDocument, model: type[BaseModel], prefix: KeyPath = ()) -> list[UserError]:
+def _located(
+    exc: ValidationError,
+    doc: YamlDocument,
+    model: type[BaseModel],
+    prefix: KeyPath = (),
+    fallback: str = "remove it, or check its spelling against `registry schema`",
+) -> list[UserError]:
     errors = validation_errors(exc, doc, prefix)
     for e in errors:
         if e.message == "unknown key" and e.location and e.location.key:
             key = e.location.key.rsplit(".", 1)[-1]
-            e.hint = _typo_hint(key, model) or "remove it, or check its spelling against `registry schema`"
+            e.hint = _typo_hint(key, model) or fallback
     return errors
 
 
@@ -151,11 +162,38 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
                     hint=f"it supports: {', '.join(sorted(evaluator.levels))}",
                 )
             )
+        if pred.across != evaluator.across:
+            errors.append(
+                UserError(
+                    f"evaluator {pred.evaluator!r} measures "
+                    + ("several runs at once" if evaluator.across == "runs" else "one run at a time"),
+                    location=doc.locate(base + ("evaluator",)),
+                    hint="set `across: runs` on this prediction"
+                    if evaluator.across == "runs"
+                    else "remove `across: runs`, or use a cross-run evaluator such as runs.compare",
+                )
+            )
         try:
             validated = evaluator.Params.model_validate(pred.params)
         except ValidationError as exc:
-            errors.extend(_located(exc, doc, evaluator.Params, base + ("params",)))
+            known = ", ".join(evaluator.Params.model_fields) or "none"
+            fallback = f"{pred.evaluator} takes: {known} (see `registry evaluators`)"
+            errors.extend(_located(exc, doc, evaluator.Params, base + ("params",), fallback))
             continue
+        try:
+            evaluator.check(validated, evaluators)
+        except ValueError as exc:
+            errors.append(UserError(str(exc), location=doc.locate(base + ("params",))))
+            continue
+        for group in evaluator.group_names(validated):
+            if group not in pred.groups:
+                errors.append(
+                    UserError(
+                        f"params name group {group!r}, which the prediction does not declare",
+                        location=doc.locate(base + ("params",)),
+                        hint=f"declared groups: {', '.join(pred.groups) or 'none'} (add them under `groups:`)",
+                    )
+                )
         params[pred.id] = validated
         produced = evaluator.statistics_for(validated)
         for j, line in enumerate(pred.expect):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,10 +59,26 @@ class Evaluator(ABC):
     Params: ClassVar[type[Params]]
     # Names of the statistics `expect` lines may use.
     statistics: ClassVar[tuple[str, ...]]
+    # "run": measures one run at a time; "runs": measures a set of runs (see CrossRunEvaluator).
+    across: ClassVar[str] = "run"
+    # Optional: the closed interval each statistic always lies in (e.g. {"p_value": (0, 1)}), so
+    # `registry validate` can warn about an expect line that cannot fail (`fraction >= 0`).
+    ranges: ClassVar[Mapping[str, tuple[float, float]]] = {}
+    # Optional: statistics that are rates over the `n` observations; validate warns when a
+    # prediction comparing one leaves `min_samples` at its default of 1.
+    rates: ClassVar[frozenset[str]] = frozenset()
 
     def statistics_for(self, params: Any) -> tuple[str, ...]:
         """Statistics produced under these params (override when they depend on params)."""
         return self.statistics
+
+    def check(self, params: Any, evaluators: EvaluatorRegistry) -> None:
+        """Checks at load time that need other evaluators (e.g. nested params); raise ValueError."""
+        return None
+
+    def group_names(self, params: Any) -> list[str]:
+        """Names of prediction `groups` these params refer to (checked at load time)."""
+        return []
 
     @abstractmethod
     def evaluate(self, params: Any, run: Run) -> Measurement:
@@ -71,6 +87,25 @@ class Evaluator(ABC):
     @classmethod
     def describe(cls) -> str:
         return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
+
+
+class CrossRunEvaluator(Evaluator):
+    """Measures a set of runs at once, for predictions with `across: runs`.
+
+    `groups` maps each group name of the prediction (or "all" when it declares none) to its runs,
+    in run-id order. `evaluators` lets it call per-run evaluators (e.g. to aggregate a statistic).
+    """
+
+    across = "runs"
+
+    def evaluate(self, params: Any, run: Run) -> Measurement:
+        raise TypeError(f"{self.name} measures several runs; the registry calls evaluate_runs")
+
+    @abstractmethod
+    def evaluate_runs(
+        self, params: Any, groups: Mapping[str, Sequence[Run]], evaluators: EvaluatorRegistry
+    ) -> Measurement:
+        """Measure across the runs. Raise `CannotMeasure(reason)` when there is nothing to measure."""
 
 
 @dataclass(frozen=True)

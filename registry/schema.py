@@ -17,6 +17,11 @@ Level = Literal["loss", "activation", "text"]
 LEVELS: tuple[str, ...] = ("loss", "activation", "text")
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
 Outcome = Literal["pass", "fail", "inconclusive", "error"]
+# `value: alpha` in an expect line: the claim's significance level (after any multiple-comparison
+# correction; see registry/judge.py `decision_rule`).
+ALPHA = "alpha"
+DEFAULT_ALPHA = 0.05
+FINGERPRINT = r"^[0-9a-f]{12,64}$"
 
 KEBAB = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 KebabId = Annotated[str, StringConstraints(pattern=KEBAB, max_length=120)]
@@ -49,6 +54,10 @@ class ExpectLine(Strict):
 
     @model_validator(mode="after")
     def _strings_only_for_equality(self) -> ExpectLine:
+        if self.value == ALPHA:
+            if self.op not in ("<", "<="):
+                raise ValueError(f"`alpha` is a significance level: compare with < or <=, not {self.op}")
+            return self
         if isinstance(self.value, str) and self.op not in ("==", "!="):
             raise ValueError(f"a string value can only be compared with == or !=, not {self.op}")
         return self
@@ -62,6 +71,24 @@ class Prediction(Strict):
     expect: Annotated[list[ExpectLine], Field(min_length=1)]
     min_samples: Annotated[int, Field(ge=0)] = 1
     description: str | None = None
+    # `run`: measured on each run separately. `runs`: measured once over all the runs the claim
+    # applies to, optionally split into named groups (each a selection like `applies_to`).
+    across: Literal["run", "runs"] = "run"
+    groups: dict[Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")], AppliesTo] = {}
+
+    @model_validator(mode="after")
+    def _groups_need_across_runs(self) -> Prediction:
+        if self.groups and self.across != "runs":
+            raise ValueError("groups are only used with `across: runs`")
+        return self
+
+
+class Amendment(Strict):
+    """A recorded change to a registered claim: when, why, and the fingerprint it replaces."""
+
+    date: dt.date
+    reason: NonEmpty
+    replaces: Annotated[str, StringConstraints(pattern=FINGERPRINT)]
 
 
 class Claim(Strict):
@@ -76,7 +103,19 @@ class Claim(Strict):
     references: list[Reference] = []
     applies_to: AppliesTo = AppliesTo()
     combine: Literal["all", "any"] = "all"
+    # Significance level of the claim's tests; `value: alpha` in an expect line refers to it.
+    alpha: Annotated[float, Field(gt=0, lt=1)] = DEFAULT_ALPHA
     predictions: Annotated[list[Prediction], Field(min_length=1)]
+    # Recorded changes to a registered claim, oldest first (README "Integrity of the record").
+    amendments: list[Amendment] = []
+    # The id of the (retired) claim this one replaces.
+    supersedes: KebabId | None = None
+
+    @model_validator(mode="after")
+    def _not_self_superseding(self) -> Claim:
+        if self.supersedes == self.id:
+            raise ValueError("a claim cannot supersede itself")
+        return self
 
     @field_validator("predictions")
     @classmethod
@@ -86,13 +125,26 @@ class Claim(Strict):
             if p.id in seen:
                 raise ValueError(f"prediction id {p.id!r} is used twice")
             seen.add(p.id)
+        if len({p.across for p in value}) > 1:
+            # A per-run verdict and an across-runs verdict are different files; one claim, one kind.
+            raise ValueError("predictions mix `across: run` and `across: runs`; split them into two claims")
         return value
 
+    @property
+    def across_runs(self) -> bool:
+        return self.predictions[0].across == "runs"
+
     def scientific_content(self) -> dict[str, Any]:
-        """What the claim asserts, without cosmetic fields: the input of its fingerprint."""
+        """What the claim asserts, without cosmetic fields: the input of its fingerprint.
+
+        Values equal to their defaults are left out, so that writing a default explicitly, or a
+        later version adding an optional field, does not change what the claim is taken to say.
+        Ids and descriptions are names, not content; registry/fingerprint.py canonicalises the rest."""
         return self.model_dump(
             mode="json",
-            include={"id", "statement", "falsified_if", "applies_to", "combine", "predictions"},
+            include={"statement", "falsified_if", "applies_to", "combine", "alpha", "predictions"},
+            exclude={"predictions": {"__all__": {"id", "description"}}},
+            exclude_defaults=True,
         )
 
 
@@ -107,10 +159,18 @@ SUFFIX_KINDS: dict[str, ArtifactKind] = {
     ".npy": "activations",
     ".npz": "activations",
     ".safetensors": "activations",
+    ".h5": "activations",
+    ".hdf5": "activations",
     ".jsonl": "text",
 }
 
 ScalarValue = str | int | float | bool
+
+# `format:` values only metric tables have (so `format:` alone makes an artifact a metrics table;
+# `jsonl` is left out: it is also the text format). Readers: registry/readers/metrics.py.
+METRICS_FORMATS = ("csv", "tsv", "parquet", "tensorboard", "mlflow", "hf_trainer_state", "lightning", "wandb")
+# Formats whose files may hold several runs, chosen with `run:`.
+RUN_FORMATS = ("mlflow", "wandb")
 
 
 class ArtifactSpec(Strict):
@@ -123,10 +183,64 @@ class ArtifactSpec(Strict):
     where: dict[str, ScalarValue] = {}
     # Metric names as claims use them -> names in the file (e.g. `loss: train/loss`).
     columns: dict[str, str] = {}
+    # Metrics only: which run, in a log store holding several (an MLflow store: run id or run
+    # name; a W&B CSV export of several runs: the run name its columns start with).
+    run: NonEmpty | None = None
+    # Activations only. A folder artifact holds one file (or sub-folder) per checkpoint; this regex,
+    # matched against each entry's whole name, says which entries are checkpoints and gives the step
+    # in its named group `step` (default: `step_000500.safetensors`, `step-500.npz`, `step500.h5`, ...).
+    step_pattern: str | None = None
+    # Activations only. Tensor names as claims use them -> names in the file (e.g. `logits: ":out[0]"`).
+    aliases: dict[str, str] = {}
+    # Activations only. Axis names per tensor: key is a tensor name, an alias or a glob; the first
+    # exact key, else the first matching glob in manifest order, wins. Overrides the file's metadata.
+    axes: dict[str, list[str]] = {}
+
+    @field_validator("step_pattern")
+    @classmethod
+    def _step_group(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"step_pattern is not a valid regular expression: {exc}") from None
+        if "step" not in compiled.groupindex:
+            raise ValueError("step_pattern needs a named group `step`, e.g. 'ckpt-(?P<step>\\d+)\\.npz'")
+        return value
+
+    @field_validator("axes")
+    @classmethod
+    def _unique_axes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        for tensor, names in value.items():
+            dup = sorted({a for a in names if names.count(a) > 1})
+            if dup:
+                raise ValueError(f"axes of {tensor!r} name {dup[0]!r} twice")
+        return value
+
+    @model_validator(mode="after")
+    def _activation_options(self) -> ArtifactSpec:
+        used = [k for k in ("step_pattern", "aliases", "axes") if k in self.model_fields_set]
+        kind = self.resolved_kind()
+        if used and kind not in (None, "activations"):
+            raise ValueError(f"{used[0]} is for activation artifacts; this one is {kind}")
+        return self
+
+    @model_validator(mode="after")
+    def _run_needs_a_store(self) -> ArtifactSpec:
+        fmt = self.format or ("mlflow" if self.path.rstrip("/").endswith("mlflow.db") else None)
+        if self.run is not None and fmt not in RUN_FORMATS:
+            raise ValueError(f"`run:` only applies to `format: {'` or `format: '.join(RUN_FORMATS)}`")
+        return self
 
     def resolved_kind(self) -> ArtifactKind | None:
         if self.kind is not None:
             return self.kind
+        if self.format in METRICS_FORMATS:
+            return "metrics"
+        name = self.path.rstrip("/").rsplit("/", 1)[-1]
+        if name in ("trainer_state.json", "mlflow.db") or name.startswith("events.out.tfevents"):
+            return "metrics"
         suffix = "." + self.path.rsplit(".", 1)[-1].lower() if "." in self.path else ""
         return SUFFIX_KINDS.get(suffix)
 

@@ -21,6 +21,11 @@ from .errors import Location, UserError, display_path
 # Expanded nodes allowed per document. A claim file has a few hundred; aliases that would expand
 # past this are refused as an alias bomb.
 MAX_NODES = 100_000
+# Nesting allowed per document (a claim needs about six levels). libyaml's composer recurses in C and
+# crashes the process on tens of thousands of levels, so texts long enough to nest that deep are
+# checked on the event stream (flat, cheap) before composing.
+MAX_DEPTH = 100
+_PRESCAN_CHARS = 8_192
 
 _CORE_TAGS = {
     "tag:yaml.org,2002:str",
@@ -32,6 +37,8 @@ _CORE_TAGS = {
     "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
 }
+
+_YAML_TAG = "tag:yaml.org,2002:"
 
 KeyPath = tuple[str | int, ...]
 
@@ -92,18 +99,30 @@ class _Builder:
         return UserError(message, location=loc, hint=hint)
 
     def build(self, node: yaml.Node, key_path: KeyPath) -> Any:
+        if len(key_path) > MAX_DEPTH:
+            # Also stops a recursive alias (`a: &x [*x]`), which composes into a cycle.
+            raise self.fail(
+                node,
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                key_path[:1],
+                "claim files need a few levels of nesting; an alias inside its own anchor (&x [*x]) nests forever",
+            )
         self.count += 1
         if self.count > MAX_NODES:
-            raise self.fail(
-                node,
-                f"document expands to more than {MAX_NODES} nodes (alias bomb?)",
-                key_path,
-                "claim files do not need anchors and aliases; write values out",
+            # An alias points back at its anchor's node, so the node here is deep inside the anchor's
+            # text; the top-level key whose value blew up is what the reader can act on.
+            top = key_path[:1]
+            line, col = self.doc.key_marks.get(top) or (node.start_mark.line + 1, node.start_mark.column + 1)
+            raise UserError(
+                f"aliases expand to more than {MAX_NODES} values (alias bomb?)",
+                location=Location(display_path(self.path), line, col, dotted(top) if top else None),
+                hint="claim files do not need anchors and aliases; write values out",
             )
         if node.tag not in _CORE_TAGS:
+            shown = "!!" + node.tag[len(_YAML_TAG) :] if node.tag.startswith(_YAML_TAG) else node.tag
             raise self.fail(
                 node,
-                f"tag {node.tag!r} is not allowed",
+                f"tag {shown!r} is not allowed",
                 key_path,
                 "only plain YAML values are read; remove the tag",
             )
@@ -132,6 +151,24 @@ class _Builder:
         return self._scalars.construct_object(node, deep=True)
 
 
+def _check_depth(path: Path, text: str) -> None:
+    depth = 0
+    for event in yaml.parse(text, Loader=_LOADER):
+        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                mark = event.start_mark
+                raise UserError(
+                    f"values are nested more than {MAX_DEPTH} levels deep",
+                    location=Location(display_path(path), mark.line + 1, mark.column + 1)
+                    if mark is not None
+                    else Location(display_path(path)),
+                    hint="claim files need a few levels of nesting; an alias inside its own anchor (&x [*x]) nests forever",
+                )
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            depth -= 1
+
+
 def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
     """Read `path` as one YAML document; every problem is a located :class:`UserError`."""
     if text is None:
@@ -144,17 +181,27 @@ def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
+            bad_line = raw.count(b"\n", 0, exc.start) + 1
+            bad_col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
             raise UserError(
-                f"not UTF-8 text (byte {exc.start})", location=Location(display_path(path)), hint="save the file as UTF-8"
+                f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+                location=Location(display_path(path), bad_line, bad_col),
+                hint="save the file as UTF-8",
             ) from None
     builder = _Builder(path)
     try:
+        if len(text) > _PRESCAN_CHARS:
+            _check_depth(path, text)
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
         problem = exc.problem or exc.context or "invalid YAML"
+        ctx = exc.context_mark
+        if exc.problem and exc.context and ctx is not None and mark is not None and ctx.line != mark.line:
+            # e.g. an unclosed bracket: the error shows where parsing gave up; say where it began too
+            problem += f" ({exc.context} that starts at line {ctx.line + 1}, column {ctx.column + 1})"
         raise UserError(
             f"YAML syntax error: {problem}",
             location=Location(display_path(path), line, col),

@@ -1,0 +1,246 @@
+"""Stale verdicts (`registry status`) and the registry-level accounting (`registry stats`).
+
+A verdict is *stale* when evaluating now would write a different file for a reason other than
+the measurement itself: the claim's fingerprint or status changed, an artifact's content or path
+changed, an evaluator's version changed, the set of runs (across runs) changed, the file was
+written by an older schema version, or its registration level would now be different. A (claim,
+run) pair the claim applies to without a verdict file is *missing*; a verdict file whose claim no
+longer exists or no longer applies to its run is *orphaned*; one that cannot be read is
+*unreadable*. `registry status --check` exits 1 when anything is not ok.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from .artifacts import Run, selects
+from .config import Settings
+from .engine import load_runs
+from .errors import UserError
+from .fingerprint import fingerprint, matches, recorded_fingerprint
+from .loading import LoadedClaim, load_claims
+from .plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
+from .registration import Registrar
+from .store import ACROSS_RUNS, SCHEMA_VERSION, Verdict, read_verdict
+
+STATES = ("ok", "stale", "missing", "orphaned", "unreadable")
+
+
+@dataclass(frozen=True)
+class PairState:
+    claim: str
+    run: str
+    """A run id, or `_across-runs`."""
+    state: str
+    reasons: tuple[str, ...] = ()
+    verdict: Verdict | None = None
+
+
+@dataclass
+class ProjectStatus:
+    pairs: list[PairState] = field(default_factory=list)
+    claims: list[LoadedClaim] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[PairState]:
+        return [p for p in self.pairs if p.state != "ok"]
+
+    def counts(self) -> dict[str, int]:
+        c = Counter(p.state for p in self.pairs)
+        return {s: c[s] for s in STATES if c[s]}
+
+
+def _load(settings: Settings, evaluators: EvaluatorRegistry) -> tuple[list[LoadedClaim], list[Run]]:
+    claims = load_claims([settings.claims], evaluators) if settings.claims.exists() else []
+    runs = load_runs([r for r in settings.runs if r.exists()])
+    return claims, runs
+
+
+def expected_pairs(claims: Sequence[LoadedClaim], runs: Sequence[Run]) -> dict[tuple[str, str], list[Run]]:
+    """(claim id, run label) -> the runs the verdict judges, for every verdict evaluate would write."""
+    out: dict[tuple[str, str], list[Run]] = {}
+    for lc in claims:
+        chosen = [r for r in runs if selects(lc.claim.applies_to.tags, lc.claim.applies_to.runs, r)]
+        if not chosen:
+            continue
+        if lc.claim.across_runs:
+            out[(lc.id, ACROSS_RUNS)] = sorted(chosen, key=lambda r: r.id)
+        else:
+            for r in chosen:
+                out[(lc.id, r.id)] = [r]
+    return out
+
+
+def _artifact_reasons(verdict: Verdict, runs: Sequence[Run]) -> list[str]:
+    by_id = {r.id: r for r in runs}
+    refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
+    reasons: list[str] = []
+    for ref in refs:
+        run = by_id.get(ref.id)
+        if run is None:
+            continue
+        prefix = f"{ref.id}:" if verdict.run is None else ""
+        for name, art in sorted(ref.artifacts.items()):
+            if name not in run.paths:
+                reasons.append(f"artifact {prefix}{name} is no longer declared")
+            elif run.paths[name].relative_to(run.folder).as_posix() != art.path:
+                reasons.append(f"artifact {prefix}{name} now points at {run.paths[name].relative_to(run.folder).as_posix()}")
+            elif run.artifact_hash(name) != art.sha256:
+                reasons.append(f"artifact {prefix}{name} changed (sha256 {art.sha256[:12]} → {run.artifact_hash(name)[:12]})")
+    return reasons
+
+
+def stale_reasons(
+    verdict: Verdict, lc: LoadedClaim, runs: Sequence[Run], evaluators: EvaluatorRegistry, registrar: Registrar
+) -> list[str]:
+    """Why evaluating now would rewrite this verdict for reasons other than a new measurement."""
+    reasons: list[str] = []
+    claim = lc.claim
+    if verdict.schema_version < SCHEMA_VERSION:
+        reasons.append(f"written by verdict schema version {verdict.schema_version} (now {SCHEMA_VERSION})")
+    current = fingerprint(claim)
+    if not matches(verdict, claim, current):
+        from .amendments import version_label
+
+        label = version_label(claim, recorded_fingerprint(verdict), verdict.schema_version)
+        reasons.append(f"claim changed since (recorded under {label}, fingerprint {recorded_fingerprint(verdict)[:12]})")
+    if verdict.claim.status is not None and verdict.claim.status != claim.status:
+        reasons.append(f"claim status {verdict.claim.status} → {claim.status}")
+    ids = [p.id for p in verdict.predictions]
+    if sorted(ids) != sorted(p.id for p in claim.predictions):
+        reasons.append("prediction ids changed")
+    if verdict.runs is not None:
+        before = {r.id for r in verdict.runs}
+        now = {r.id for r in runs}
+        if before != now:
+            delta = [f"+{r}" for r in sorted(now - before)] + [f"-{r}" for r in sorted(before - now)]
+            reasons.append(f"runs changed ({', '.join(delta)})")
+    reasons.extend(_artifact_reasons(verdict, runs))
+    for p in verdict.predictions:
+        try:
+            version = evaluators.get(p.evaluator).version
+        except (UnknownEvaluator, EvaluatorUnavailable):
+            version = None
+        if version != p.evaluator_version:
+            reasons.append(f"evaluator {p.evaluator} {p.evaluator_version} → {version or 'unavailable'}")
+    if verdict.registration is not None:
+        refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
+        by_id = {r.id: r for r in runs}
+        judged = [
+            (by_id[ref.id], [by_id[ref.id].folder / a.path for a in ref.artifacts.values()] or list(by_id[ref.id].paths.values()))
+            for ref in refs
+            if ref.id in by_id
+        ]
+        now_level = registrar.registration(lc, judged).level
+        if now_level != verdict.registration.level:
+            reasons.append(f"registration {verdict.registration.level} → {now_level}")
+    return list(dict.fromkeys(reasons))
+
+
+def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = None) -> ProjectStatus:
+    evaluators = evaluators or EvaluatorRegistry()
+    claims, runs = _load(settings, evaluators)
+    registrar = Registrar.for_project(settings.root)
+    registrar.prepare(runs)
+    expected = expected_pairs(claims, runs)
+    by_claim = {lc.id: lc for lc in claims}
+    status = ProjectStatus(claims=claims, runs=runs)
+    seen: set[tuple[str, str]] = set()
+    folder = settings.verdicts
+    files = sorted(folder.glob("*/*.yaml")) if folder.is_dir() else []
+    for path in files:
+        key = (path.parent.name, path.stem)
+        seen.add(key)
+        try:
+            verdict = read_verdict(path)
+        except UserError as exc:
+            status.pairs.append(PairState(*key, "unreadable", (exc.message,)))
+            continue
+        lc = by_claim.get(key[0])
+        if lc is None:
+            status.pairs.append(PairState(*key, "orphaned", (f"no claim {key[0]!r}",), verdict))
+            continue
+        if key not in expected:
+            why = f"the claim does not apply to run {key[1]!r}" if key[1] != ACROSS_RUNS else "the claim is not across runs"
+            if key[1] != ACROSS_RUNS and key[1] not in {r.id for r in runs}:
+                why = f"no run {key[1]!r}"
+            status.pairs.append(PairState(*key, "orphaned", (why,), verdict))
+            continue
+        reasons = stale_reasons(verdict, lc, expected[key], evaluators, registrar)
+        status.pairs.append(PairState(*key, "stale" if reasons else "ok", tuple(reasons), verdict))
+    for key in sorted(expected):
+        if key not in seen:
+            status.pairs.append(PairState(*key, "missing", ("never evaluated",)))
+    status.pairs.sort(key=lambda p: (p.claim, p.run))
+    return status
+
+
+# --- stats -------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Stats:
+    claims_by_status: dict[str, int]
+    verdicts_by_outcome: dict[str, dict[str, int]]
+    """Claim status -> outcome -> number of verdict files (current files only)."""
+    registration: dict[str, int]
+    inconclusive_reasons: dict[str, int]
+    """Prediction-level reasons, numbers replaced by N so that alike reasons group."""
+    pair_states: dict[str, int]
+    never_evaluated: list[tuple[str, str]]
+    unjudged_claims: list[str]
+    """Registered or retired claims without a single verdict file."""
+    amendments: list[tuple[str, str, str]]
+    """(claim id, date, reason) of every recorded amendment."""
+    superseded: list[tuple[str, str]]
+    """(new claim, the retired claim it supersedes)."""
+    retired_outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Retired claim -> outcomes of its verdicts: were claims retired after failing?"""
+
+
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def reason_kind(reason: str) -> str:
+    return _NUMBER.sub("N", reason)
+
+
+def project_stats(settings: Settings) -> Stats:
+    status = project_status(settings)
+    claims = status.claims
+    by_id = {lc.id: lc for lc in claims}
+    by_status: Counter[str] = Counter(lc.claim.status for lc in claims)
+    outcomes: dict[str, Counter[str]] = {}
+    registration: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    judged: set[str] = set()
+    retired: dict[str, Counter[str]] = {}
+    for pair in status.pairs:
+        v = pair.verdict
+        lc = by_id.get(pair.claim)
+        if v is None or lc is None:
+            continue
+        judged.add(pair.claim)
+        outcomes.setdefault(lc.claim.status, Counter())[v.outcome] += 1
+        registration[v.registration.level if v.registration else "not recorded"] += 1
+        if lc.claim.status == "retired":
+            retired.setdefault(lc.id, Counter())[v.outcome] += 1
+        for p in v.predictions:
+            if p.outcome == "inconclusive" and p.reason:
+                reasons[reason_kind(p.reason)] += 1
+    return Stats(
+        claims_by_status={s: by_status[s] for s in ("draft", "registered", "retired") if by_status[s]},
+        verdicts_by_outcome={s: dict(sorted(c.items())) for s, c in sorted(outcomes.items())},
+        registration=dict(sorted(registration.items())),
+        inconclusive_reasons=dict(reasons.most_common()),
+        pair_states=status.counts(),
+        never_evaluated=[(p.claim, p.run) for p in status.pairs if p.state == "missing"],
+        unjudged_claims=sorted(lc.id for lc in claims if lc.claim.status != "draft" and lc.id not in judged),
+        amendments=[(lc.id, str(a.date), a.reason) for lc in claims for a in lc.claim.amendments],
+        superseded=sorted((lc.id, lc.claim.supersedes) for lc in claims if lc.claim.supersedes),
+        retired_outcomes={k: dict(sorted(c.items())) for k, c in sorted(retired.items())},
+    )

@@ -1,0 +1,1 @@
+"""Test-only evaluator plugin for claims-registry (see tests/test_plugins.py)."""
