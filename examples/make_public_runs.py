@@ -44,6 +44,8 @@ def llmc(src: Path) -> None:
             f"(global batch mean), val loss every 250 steps. Source: {SOURCE} "
             "records/track_1_short/2024-10-13_llmc/main.log.",
             "tags": ["transformer", "gpt2", "llm.c", "public-log"],
+            # The record's date in the source path; no time of day is known.
+            "created": "2024-10-13",
             "config": {"model": "gpt2-124m", "steps": 19560, "optimizer": "AdamW"},
             "artifacts": split_artifacts(),
         },
@@ -66,6 +68,7 @@ def scaleup(src: Path) -> None:
                 f"one-step blips are frequent. Same data order as the other 1.5B runs. Source: {SOURCE} "
                 "records/track_1_short/2024-10-20_ScaleUp1B.",
                 "tags": ["transformer", "gpt2", "modded-nanogpt", "nanogpt-1p5b", tag, "public-log"],
+                "created": "2024-10-20",
                 "config": {
                     "optimizer": optimizer,
                     "num_iterations": int(first["num_iterations"]),
@@ -88,6 +91,7 @@ def valueembed(src: Path) -> None:
                 "same initialisation and data order. Train loss is one micro-batch on one rank. "
                 f"Source: {SOURCE} records/track_1_short/2024-12-04_ValueEmbed.",
                 "tags": ["transformer", "gpt2", "modded-nanogpt", "valueembed-124m", "public-log"],
+                "created": "2024-12-04",
                 "config": {"model": "gpt2-124m", "steps": 1530},
                 "artifacts": split_artifacts(),
             },
