@@ -235,6 +235,14 @@ class Run:
             return iter(self.samples(name))
         return iter_samples(path, spec)
 
+    def notes(self, name: str) -> tuple[str, ...]:
+        """What the readers of artifact `name` reported about its data (e.g. truncation), if opened."""
+        found: list[str] = []
+        for key, opened in self._opened.items():
+            if key.split(":", 1)[1] == name:
+                found.extend(getattr(opened, "notes", ()) or ())
+        return tuple(found)
+
     @contextmanager
     def tracking(self) -> Iterator[set[str]]:
         """Collect the names of the artifacts used inside the block."""

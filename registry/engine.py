@@ -135,6 +135,16 @@ def _prediction_verdict(
                 evaluator_version=version, outcome="error", reason=f"{type(exc).__name__}: {exc}", artifacts=used()
             )
         artifacts = used()
+        notes = {
+            (name if len(runs) == 1 and groups is None else f"{run.id}:{name}"): list(run.notes(name))
+            for run in runs
+            for name in sorted(touched[run.id])
+            if run.notes(name)
+        }
+    evidence = dict(measurement.evidence)
+    if notes:
+        # What a reader had to say about the data (e.g. a log read only up to a truncation).
+        evidence["artifact_notes"] = notes
     judgement = judge_measurement(pred, measurement, decision_rule(lc.claim).per_test_alpha)
     return verdict(
         evaluator_version=version,
@@ -153,7 +163,7 @@ def _prediction_verdict(
             )
             for r in judgement.lines
         ],
-        evidence=cap_evidence(measurement.evidence),
+        evidence=cap_evidence(evidence),
         artifacts=artifacts,
     )
 

@@ -598,3 +598,24 @@ def test_unknown_format_lists_the_formats(tmp_path):
         metrics(run, path="m.log", format="comet", kind="metrics")
     assert exc.value.message == "unknown metrics format 'comet'"
     assert exc.value.hint == "use one of csv, tsv, jsonl, parquet, tensorboard, mlflow, hf_trainer_state, lightning, wandb"
+
+
+def test_a_truncated_log_is_named_in_the_verdict(tmp_path):
+    from registry.engine import evaluate_claim_on_run
+    from registry.loading import load_claim
+    from registry.plugins import EvaluatorRegistry
+
+    cut_file(tmp_path, 7)
+    run = make_run(tmp_path / "run", {"metrics": {"path": EV}})
+    claims = tmp_path / "claims"
+    claims.mkdir()
+    (claims / "last-loss.yaml").write_text(
+        "id: last-loss\ntitle: t\nstatement: s\nfalsified_if: f\npredictions:\n"
+        "  - {id: p, level: loss, evaluator: metric.threshold, params: {column: loss}, "
+        "expect: [{stat: value, op: '<', value: 10}]}\n"
+    )
+    evaluators = EvaluatorRegistry()
+    verdict = evaluate_claim_on_run(load_claim(claims / "last-loss.yaml", evaluators), run, evaluators)
+    (prediction,) = verdict.predictions
+    (note,) = prediction.evidence["artifact_notes"]["metrics"]
+    assert "file ends inside record 5" in note
