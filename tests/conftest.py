@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from registry.cli import app
 
