@@ -10,6 +10,7 @@ Python values from those nodes ourselves so that we can
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,65 @@ class _Builder:
         return self._scalars.construct_object(node, deep=True)
 
 
+_FLOW_CHARS = re.compile(r"""[\[\]{}'"#\n\\]""")
+
+
+def _too_deep(path: Path, line: int, col: int) -> UserError:
+    return UserError(
+        f"values are nested more than {MAX_DEPTH} levels deep",
+        location=Location(display_path(path), line, col),
+        hint="claim files need a few levels of nesting; an alias inside its own anchor (&x [*x]) nests forever",
+    )
+
+
+def _check_flow_depth(path: Path, text: str) -> None:
+    """Refuse deeply nested flow collections (`[[[...`) before libyaml sees them.
+
+    libyaml's scanner reads ahead of its parser and, in recent releases, stops at its own depth
+    limit with a message that varies by version; counting brackets here gives the same located
+    message everywhere. The top-level mapping counts as one level, as in the event check below.
+    Quoted strings and comments are skipped; a bracket inside a plain scalar may over-count, which
+    matters only past a hundred of them.
+    """
+    depth = 1
+    quote: str | None = None
+    comment = False
+    escaped = False
+    for match in _FLOW_CHARS.finditer(text):
+        ch = match.group()
+        if ch == "\n":
+            comment = False
+            continue
+        if comment:
+            continue
+        if quote == '"':
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                quote = None
+            continue
+        if quote == "'":
+            if ch == "'":
+                quote = None  # '' (an escaped quote) closes and reopens: the same for counting
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            start = match.start()
+            comment = start == 0 or text[start - 1] in " \t\n"
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                start = match.start()
+                line = text.count("\n", 0, start) + 1
+                col = start - (text.rfind("\n", 0, start) + 1) + 1
+                raise _too_deep(path, line, col)
+        elif ch in "]}":
+            depth = max(1, depth - 1)
+
+
 def _check_depth(path: Path, text: str) -> None:
     depth = 0
     for event in yaml.parse(text, Loader=_LOADER):
@@ -158,13 +218,8 @@ def _check_depth(path: Path, text: str) -> None:
             depth += 1
             if depth > MAX_DEPTH:
                 mark = event.start_mark
-                raise UserError(
-                    f"values are nested more than {MAX_DEPTH} levels deep",
-                    location=Location(display_path(path), mark.line + 1, mark.column + 1)
-                    if mark is not None
-                    else Location(display_path(path)),
-                    hint="claim files need a few levels of nesting; an alias inside its own anchor (&x [*x]) nests forever",
-                )
+                line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+                raise _too_deep(path, line, col)
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             depth -= 1
 
@@ -190,6 +245,8 @@ def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
             ) from None
     builder = _Builder(path)
     try:
+        if text.count("[") + text.count("{") > MAX_DEPTH:
+            _check_flow_depth(path, text)
         if len(text) > _PRESCAN_CHARS:
             _check_depth(path, text)
         node = yaml.compose(text, Loader=_LOADER)

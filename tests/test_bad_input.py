@@ -74,7 +74,7 @@ CLAIM_CASES = {
     "non-utf8": "claims/non-utf8.yaml:2:11: not UTF-8 text (byte 0xe9) (hint: save the file as UTF-8)",
     "recursive-alias": "claims/recursive-alias.yaml:4:12: statement: values are nested more than 100 levels deep "
     f"(hint: {NESTING_HINT})",
-    "deep-nesting": f"claims/deep-nesting.yaml:3:108: title: values are nested more than 100 levels deep (hint: {NESTING_HINT})",
+    "deep-nesting": f"claims/deep-nesting.yaml:3:107: values are nested more than 100 levels deep (hint: {NESTING_HINT})",
     "empty": "claims/empty.yaml:1:1: file is empty (hint: a YAML mapping is expected)",
 }
 
