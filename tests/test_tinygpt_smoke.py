@@ -139,3 +139,71 @@ def test_samples(run_dir):
         for lp, top in zip(s["token_logprobs"], s["top_logprobs"], strict=True):
             assert len(top) == 5 and lp <= 0
             assert max(top.values()) >= lp - 1e-3  # rounded to 4 and 5 decimals
+
+
+def test_every_artifact_loads_through_the_registry(run_dir):
+    """Every artifact the job writes, read by the registry's own readers (as `registry evaluate`
+    reads it): the manifest, the metrics table, every tensor of every checkpoint, every sample with
+    its logprobs and top-5 alternatives; and one evaluator per level measures the run."""
+    import numpy as np
+    from safetensors import safe_open
+
+    from evaluators.metric import Compare
+    from evaluators.series import SeriesSpec, load_series
+    from evaluators.text import Top1Agreement
+    from registry.artifacts import load_run
+    from registry.engine import load_runs
+
+    run = load_run(run_dir / "run.yaml")
+    assert run.id == "tinygpt-smoke"
+    assert run.artifact_names() == ["activations", "metrics", "samples"]
+    assert [r.id for r in load_runs([run_dir])] == ["tinygpt-smoke"]  # found as `registry evaluate` finds runs
+
+    table = run.metrics("metrics")
+    assert table.steps.tolist() == list(range(STEPS))
+    columns = ["loss", "grad_norm", "lr", "attn_logit_max_l0", "attn_logit_max_l1", "attn_logit_max"]
+    columns += ["log_z_abs", "update_rms_ratio", "adam_g2v_rms"]
+    for col in columns:
+        assert np.isfinite(table.column(col)).all(), col
+    with open(run_dir / "metrics.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert set(table.available()) >= set(rows[0]) - {"step"}
+    np.testing.assert_allclose(table.column("loss"), [float(r["loss"]) for r in rows])
+
+    art = run.tensors("activations")
+    assert art.is_folder and art.steps == [0, 4]
+    for ckpt in art.checkpoints:
+        store = art.store(ckpt)
+        direct = st_numpy.load_file(str(ckpt.path))
+        assert set(store.names()) == set(direct)
+        for name, want in direct.items():
+            got = store.array(name)
+            assert got.shape == want.shape, name
+            np.testing.assert_array_equal(np.asarray(got, dtype=np.float64), want.astype(np.float64), err_msg=name)
+        with safe_open(str(ckpt.path), "np") as fh:
+            axes = json.loads(fh.metadata()["axes"])
+        for name in direct:
+            assert store.axes(name) == axes[name], name  # the axis names written in the file's metadata
+        assert store.axes("blocks.0.attn.hook_pattern") == ["batch", "head", "query_pos", "key_pos"]
+
+    samples = run.samples("samples")
+    records = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == len(records) == 2 * 4
+    for s, rec in zip(samples, records, strict=True):
+        assert (s.step, s.prompt, s.text, s.id) == (rec["step"], rec["prompt"], rec["text"], rec["id"])
+        assert s.tokens() == rec["tokens"]
+        assert s.token_logprobs() == pytest.approx(rec["token_logprobs"])
+        assert s.top_logprobs() == rec["top_logprobs"]
+
+    # One measurement per level, as the shipped claims make them.
+    lens = load_series(run, SeriesSpec.model_validate({"tensor": "blocks.*.hook_resid_post", "stat": "lens_agreement"}))
+    assert lens.steps.tolist() == [0, 4] and ((lens.values >= 0) & (lens.values <= 1)).all()
+    m = Compare().evaluate(
+        Compare.Params.model_validate(
+            {"tensor": "blocks.*.hook_resid_post", "stat": "lens_accuracy", "a": {"steps": [4, 4]}, "b": {"steps": [0, 0]}}
+        ),
+        run,
+    )
+    assert m.n == 1 and 0 <= m.statistics["a"] <= 1
+    top1 = Top1Agreement().evaluate(Top1Agreement.Params.model_validate({}), run)
+    assert top1.statistics["positions"] == 2 * 4 * 6 and 0 <= top1.statistics["agreement"] <= 1
