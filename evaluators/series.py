@@ -16,7 +16,7 @@ Evaluators that work on curves (spikes, events, trends) take a `SeriesSpec` and 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field, model_validator
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from registry.artifacts import Run
 
 
-ACTIVATION_SERIES_STATS = (
+SeriesStat = Literal[
     # activation.stat
     "mean",
     "mean_abs",
@@ -51,26 +51,8 @@ ACTIVATION_SERIES_STATS = (
     "lens_agreement",
     "lens_cross_entropy",
     "lens_accuracy",
-)
-SeriesStat = Literal[
-    "mean",
-    "mean_abs",
-    "rms",
-    "std",
-    "kurtosis",
-    "max_abs",
-    "max",
-    "min",
-    "frac_above",
-    "entropy_mean",
-    "entropy_min",
-    "max_weight",
-    "frac_low_entropy",
-    "max_logit",
-    "lens_agreement",
-    "lens_cross_entropy",
-    "lens_accuracy",
 ]
+ACTIVATION_SERIES_STATS: tuple[str, ...] = get_args(SeriesStat)
 _ACTIVATION_ONLY = ("stat", "threshold", "keep", "across", "select")
 
 
