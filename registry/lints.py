@@ -81,7 +81,17 @@ def lint_claim(lc: LoadedClaim, evaluators: EvaluatorRegistry) -> list[Lint]:
     for i, pred in enumerate(claim.predictions):
         try:
             evaluator = evaluators.get(pred.evaluator)
-        except (UnknownEvaluator, EvaluatorUnavailable):
+        except UnknownEvaluator:
+            continue
+        except EvaluatorUnavailable as exc:
+            # Its params could not be checked, and `evaluate` will record this prediction as error.
+            lints.append(
+                Lint(
+                    lc.doc.locate(("predictions", i, "evaluator")),
+                    exc.failure.render(),
+                    "fix or reinstall that package; its params are not checked until it loads",
+                )
+            )
             continue
         ranges = dict(getattr(evaluator, "ranges", {}) or {})
         rates = frozenset(getattr(evaluator, "rates", frozenset()) or ())

@@ -207,6 +207,11 @@ def test_pip_installed_plugin_through_the_cli(pip_installed_plugin: Path, tmp_pa
 
     proc = registry("validate")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # The claim is valid as far as it can be checked; the broken plugin is named as a warning.
+    assert (
+        "claims/uses-fake-broken.yaml:" in proc.stderr
+        and "evaluator 'fake.broken' from fake-registry-plugin 0.3.1 failed to load" in proc.stderr
+    ), proc.stderr
     proc = registry("evaluate")
     assert proc.returncode == 3, proc.stdout + proc.stderr  # an evaluator could not be loaded
     assert "Traceback" not in proc.stdout + proc.stderr
