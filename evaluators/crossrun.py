@@ -79,9 +79,10 @@ class RunsCompare(CrossRunEvaluator):
         try:
             validated = inner.Params.model_validate(params.params)
         except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValueError(f"params of {params.evaluator}: {where}: {first['msg']}") from None
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+            )
+            raise ValueError(f"params of {params.evaluator}: {problems}") from None
         produced = inner.statistics_for(validated)
         if params.statistic not in produced:
             raise ValueError(f"{params.evaluator} does not produce {params.statistic!r} (it produces: {', '.join(produced)})")
