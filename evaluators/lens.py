@@ -203,7 +203,7 @@ def measure_lens(store: TensorStore, p: LensParams) -> CheckpointResult:
     counted = np.zeros(n_layers)
     ce_counted = np.zeros(n_layers)
     nonfinite = np.zeros(n_layers, dtype=np.int64)
-    final_ce_sum = final_correct = final_counted = final_ce_counted = 0.0
+    final_ce_sum = final_correct = final_ce_counted = 0.0
     chunk = max(1, BLOCK // max(vocab, width))
     for r0 in range(0, rows, chunk):
         r1 = min(rows, r0 + chunk)
@@ -215,7 +215,6 @@ def measure_lens(store: TensorStore, p: LensParams) -> CheckpointResult:
 
         final_logits = _rows_of(final_t, r0, r1, vocab) if final_t is not None else layer_logits(ts[-1])
         f_top, f_ok, f_ce = _scores(final_logits, tgt)
-        final_counted += float(f_ok.sum())
         if tgt is not None and f_ce is not None:
             valid = f_ok & ~np.isnan(f_ce)
             final_correct += float((f_top == tgt)[valid].sum())

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 from registry.plugins import Params
 
 from ._common import StepWindow, window_slice
+from .moments import STATS as ELEMENT_STATS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -88,7 +89,7 @@ class SeriesSpec(Params):
             raise ValueError("stat frac_above needs a threshold")
         if self.threshold is not None and self.stat not in ("frac_above", "frac_low_entropy"):
             raise ValueError("threshold is only used with stat frac_above or frac_low_entropy")
-        if (self.keep or self.select) and self.stat not in ACTIVATION_SERIES_STATS[:9]:
+        if (self.keep or self.select) and self.stat not in ELEMENT_STATS:
             raise ValueError("keep and select are only used with element statistics (mean ... frac_above)")
         return self
 

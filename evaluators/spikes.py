@@ -131,14 +131,6 @@ def candidate_blocks(x: np.ndarray, window: int, min_ratio: float) -> Iterator[n
             yield np.array(tail, dtype=np.int64)
 
 
-def candidate_rows(x: np.ndarray, window: int, min_ratio: float) -> np.ndarray:
-    """All of `candidate_blocks`, as one array."""
-    import numpy as np
-
-    blocks = list(candidate_blocks(x, window, min_ratio))
-    return np.concatenate(blocks) if blocks else np.empty(0, dtype=np.int64)
-
-
 def _middle(sorted_rows: np.ndarray) -> np.ndarray:
     """Row medians of row-sorted values, as numpy.median computes them."""
     w = sorted_rows.shape[1]
@@ -186,32 +178,6 @@ def robust_z_rows(x: np.ndarray, window: int, z: float, min_ratio: float) -> tup
     if not out_rows:
         return np.empty(0, dtype=np.int64), np.empty(0)
     return np.concatenate(out_rows).astype(np.int64, copy=False), np.concatenate(out_ratios)
-
-
-def robust_z_flags(x: np.ndarray, window: int, z: float, min_ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """(flags, ratios) as dense arrays: flags[t] per the definition above; ratios[t] = x_t / m where
-    flagged (NaN elsewhere)."""
-    import numpy as np
-
-    flags = np.zeros(x.size, dtype=bool)
-    ratios = np.full(x.size, np.nan)
-    rows, r = robust_z_rows(x, window, z, min_ratio)
-    flags[rows] = True
-    ratios[rows] = r
-    return flags, ratios
-
-
-def runs_of(flags: np.ndarray) -> list[tuple[int, int]]:
-    """Maximal runs of True as (first, last) row indices, inclusive."""
-    import numpy as np
-
-    if not flags.any():
-        return []
-    padded = np.concatenate(([False], flags, [False])).astype(np.int8)
-    edges = np.diff(padded)
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
 
 
 def runs_of_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

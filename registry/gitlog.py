@@ -230,17 +230,6 @@ class Git:
                 pos += size + 1
         return {s: self._blobs.get(s, b"") for s in shas if s}
 
-    def tree(self, rev: str, under: str) -> dict[str, str]:
-        """path -> blob of every file below `under` at `rev`."""
-        out = self.run("ls-tree", "-r", "--full-tree", rev, "--", under).decode("utf-8", "replace")
-        files: dict[str, str] = {}
-        for line in out.splitlines():
-            meta, _, path = line.partition("\t")
-            fields = meta.split()
-            if len(fields) == 3 and fields[1] == "blob":
-                files[path] = fields[2]
-        return files
-
     def diff(self, a: str, b: str | None, under: str) -> list[Change]:
         """Files below `under` that differ between commits `a` and `b` (None: the working tree,
         untracked files included as added)."""

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Level = Literal["loss", "activation", "text"]
-LEVELS: tuple[str, ...] = ("loss", "activation", "text")
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
 Outcome = Literal["pass", "fail", "inconclusive", "error"]
 # `value: alpha` in an expect line: the claim's significance level (after any multiple-comparison

@@ -312,9 +312,6 @@ class MetricsTable:
     def _pick(self, values: np.ndarray) -> np.ndarray:
         return values if self._select is None else values[self._select]
 
-    def has(self, name: str) -> bool:
-        return self._file_name(name) in self._source.columns
-
     def column(self, name: str) -> np.ndarray:
         """Values of `name` as float64 aligned with `steps` (NaN where missing).
 
