@@ -32,6 +32,27 @@ class Params(BaseModel):
 
 
 @dataclass(frozen=True)
+class Stat:
+    """One statistic an evaluator reports: the plugin contract as data.
+
+    `registry evaluators`, the JSON Schema, lints and the judge read these; nothing else declares
+    what an evaluator reports.
+    """
+
+    name: str
+    # What the number means, in one sentence (shown by `registry evaluators NAME`).
+    doc: str
+    # The closed interval the statistic always lies in, so a lint can flag an expect line that
+    # cannot fail (`fraction >= 0`) or never hold (`p_value > 1`).
+    range: tuple[float, float] | None = None
+    # A rate over the measurement's `n` observations: a lint warns when `min_samples` stays at 1.
+    rate: bool = False
+    # The type of the value (null is always allowed: an undefined statistic); a quoted number
+    # against a numeric statistic is an error at validate.
+    type: type = float
+
+
+@dataclass(frozen=True)
 class Measurement:
     """What an evaluator measured on one run. The core judges it; the evaluator never does."""
 
