@@ -148,7 +148,7 @@ BASELINE = {
 def evaluate_in_process(root: Path) -> float:
     """Seconds for the evaluator alone (no CLI start-up, no hashing), in this process."""
     from evaluators.activation import Stat
-    from registry.artifacts import load_run
+    from registry.runs.run import load_run
 
     params = yaml_params(root)
     run = load_run(root / "runs" / "bench" / "run.yaml")

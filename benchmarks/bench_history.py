@@ -48,17 +48,17 @@ predictions:
 
 def verdict_text(claim_id: str, fingerprint: str, run: str, value: float, artifact_sha: str) -> str:
     from registry import __version__
-    from registry.store import (
+    from registry.language.judge import Decision
+    from registry.verdicts.file import render
+    from registry.verdicts.model import (
         ArtifactRef,
         ClaimRef,
-        Decision,
         ExpectResult,
         PredictionVerdict,
         Registration,
         RunRef,
         ToolRef,
         Verdict,
-        render,
     )
 
     holds = value < 3.0
@@ -95,7 +95,7 @@ def build(root: Path, commits: int, claims: int, runs: int) -> str:
     """The repository; returns the first commit's sha."""
     import hashlib
 
-    from registry.fingerprint import claim_from_text, fingerprint
+    from registry.language.fingerprint import claim_from_text, fingerprint
 
     files: dict[str, bytes] = {
         "pyproject.toml": b'[tool.registry]\nclaims = "claims"\nruns = ["runs"]\nverdicts = "verdicts"\n',

@@ -179,10 +179,10 @@ def stage(what):
     print(f"  {what:<38} {now - T[0]:6.3f} s CPU   RSS {rss():4.0f} MB (peak {peak:4.0f})")
     T[0] = now
 import numpy, pyarrow.parquet, pydantic, yaml
-from registry.cli import app
+from registry.cli.app import app
 from registry.plugins import EvaluatorRegistry
-from registry.artifacts import load_run
-from registry.loading import load_claim
+from registry.runs.run import load_run
+from registry.language.load import load_claim
 from registry.readers import metrics as reader
 from pathlib import Path
 reads = {}

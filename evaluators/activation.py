@@ -17,15 +17,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from ._common import Reduce, StepWindow, reduce
 from .moments import moments_of, needs_for
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
-    from registry.readers.activations import ActivationArtifact, Checkpoint, Tensor, TensorStore
+    from registry import ActivationArtifact, Checkpoint, Run, Tensor, TensorStore
 
     from .series import Series, SeriesSpec
 

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError
 
-from registry.errors import CannotMeasure
-from registry.plugins import CrossRunEvaluator, EvaluatorRegistry, Measurement, Params
+from registry import CannotMeasure, CrossRunEvaluator, EvaluatorRegistry, Measurement, Params
 
 from .events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
 from .series import load_series
@@ -18,7 +17,7 @@ from .stats import permutation_p_value
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
+    from registry import Run
 
 
 class RunsCompareParams(Params):

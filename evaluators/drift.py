@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from ._common import Reduce, StepWindow, reduce
 from .activation import axis_positions, checkpoints_in
@@ -30,8 +29,7 @@ from .activation import axis_positions, checkpoints_in
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
-    from registry.readers.activations import ActivationArtifact, Checkpoint, Tensor
+    from registry import ActivationArtifact, Checkpoint, Run, Tensor
 
 BLOCK = 1 << 21
 FEATURE_GRAM_MAX = 2048

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AfterValidator, Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from . import detectors
 from .series import Series, SeriesSpec, load_series
@@ -37,7 +36,7 @@ from .spikes import runs_of_rows
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
+    from registry import Run
 
 Kind = Literal["blip", "spike", "divergence"]
 KINDS: tuple[str, ...] = ("blip", "spike", "divergence")

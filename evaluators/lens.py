@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from ._common import Reduce, StepWindow
 from .activation import SERIES_STATISTICS, CheckpointResult, measure_checkpoints, tensors_matching
@@ -36,8 +35,7 @@ from .activation import SERIES_STATISTICS, CheckpointResult, measure_checkpoints
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
-    from registry.readers.activations import Tensor, TensorStore
+    from registry import Run, Tensor, TensorStore
 
 # Logit elements computed at a time (positions per chunk = BLOCK // vocab).
 BLOCK = 1 << 21

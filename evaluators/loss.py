@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement
+from registry import CannotMeasure, Evaluator, Measurement
 
 from .events import RobustZSpec, detect, events_from
 from .series import SeriesSpec, load_series
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
+    from registry import Run
 
 
 class SpikesParams(SeriesSpec):

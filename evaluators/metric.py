@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from ._common import Reduce, StepWindow, reduce, window_slice
 from .series import SeriesSpec, SeriesStat, load_series
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
+    from registry import Run
 
 
 class ThresholdParams(Params):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.readers.activations import Tensor
+    from registry import Tensor
 
 # Elements per block read from a tensor: 4 Mi float32 = 16 MiB at a time.
 BLOCK = 1 << 22
@@ -341,9 +341,11 @@ def moments_of(
 
     `keep`: axes kept (statistics per index of them); `fixed`: axis -> index, only that index is read.
     """
+    from math import prod as _prod
+
     import numpy as np
 
-    from registry.readers.activations import ArrayTensor, MappedTensor, Tensor, _prod
+    from registry import ArrayTensor, MappedTensor, Tensor
 
     tensor: Tensor = source if isinstance(source, Tensor) else ArrayTensor("array", np.asarray(source), "", Path("<array>"))
     fixed = dict(fixed or {})

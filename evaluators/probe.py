@@ -22,13 +22,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from .activation import axis_positions
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
+    from registry import Run
 
 
 class ProbeUnavailable(RuntimeError):

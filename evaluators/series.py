@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from registry.plugins import Params
+from registry import Params
 
 from ._common import StepWindow, window_slice
 from .moments import STATS as ELEMENT_STATS
@@ -28,7 +28,7 @@ from .moments import STATS as ELEMENT_STATS
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
+    from registry import Run
 
 
 SeriesStat = Literal[

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params
 
 from ._common import StepWindow
 from .text_measures import (
@@ -40,8 +39,7 @@ from .text_measures import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
-    from registry.readers.text import Sample
+    from registry import Run, Sample
 
 
 def _ordered(window: tuple[int | None, int | None]) -> tuple[int | None, int | None]:

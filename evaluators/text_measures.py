@@ -23,13 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
-from registry.errors import ArtifactError, CannotMeasure
+from registry import ArtifactError, CannotMeasure
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
-    from registry.readers.text import Sample
+    from registry import Run, Sample
 
 Window = tuple[int | None, int | None] | None
 

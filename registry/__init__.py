@@ -27,7 +27,7 @@ _EXPORTS: dict[str, str] = {
     "CannotMeasure": ".errors",
     "ArtifactError": ".errors",
     "UserError": ".errors",
-    "Run": ".artifacts",
+    "Run": ".runs.run",
     "ActivationArtifact": ".readers.activations",
     "ArrayTensor": ".readers.activations",
     "Checkpoint": ".readers.activations",
@@ -40,11 +40,11 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from .artifacts import Run
     from .errors import ArtifactError, CannotMeasure, UserError
     from .plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement, Params, Stat, Statistic
     from .readers.activations import ActivationArtifact, ArrayTensor, Checkpoint, MappedTensor, Tensor, TensorStore
     from .readers.text import Sample
+    from .runs.run import Run
 
 
 def __getattr__(name: str) -> Any:

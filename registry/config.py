@@ -6,7 +6,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Location, UserError, display_path
+from registry.errors import Location, UserError, display_path
 
 _KEYS = {"claims", "runs", "verdicts"}
 

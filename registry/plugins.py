@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
-    from .artifacts import Run
+    from .runs.run import Run
 
 ENTRY_POINT_GROUP = "registry.evaluators"
 

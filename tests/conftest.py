@@ -20,7 +20,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
-from registry.cli import app
+from registry.cli.app import app
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures"

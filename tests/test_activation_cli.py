@@ -124,7 +124,7 @@ def test_bad_step_pattern_is_a_located_manifest_error(tiny: Project) -> None:
 
 
 def test_hash_cache(tiny: Project, monkeypatch: pytest.MonkeyPatch) -> None:
-    import registry.artifacts as artifacts
+    import registry.runs.hashing as artifacts
 
     monkeypatch.setattr(artifacts, "HASH_CACHE_MIN_BYTES", 0)
     f = tiny.runs / "tiny-gpt" / "checkpoints" / "step_000020.safetensors"

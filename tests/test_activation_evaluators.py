@@ -20,9 +20,9 @@ from evaluators.drift import Drift
 from evaluators.lens import Lens
 from evaluators.probe import Probe, ProbeUnavailable
 from evaluators.series import SeriesSpec, load_series
-from registry.artifacts import Run, load_run
 from registry.errors import CannotMeasure
 from registry.plugins import Measurement
+from registry.runs.run import Run, load_run
 
 TINY = FIXTURES / "activations" / "tiny-gpt"
 

@@ -73,7 +73,7 @@ def simulate(design: Design, runs: int, seed: int, folder: Path, detector: dict[
     import yaml
 
     from evaluators.events import Precedes, PrecedesParams
-    from registry.artifacts import load_run
+    from registry.runs.run import load_run
 
     rng = np.random.default_rng(seed)
     columns: dict[str, Any] = {"step": np.arange(design.steps)}

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from registry import commands
+from registry.cli import commands
 from registry.config import load_settings
-from registry.gitlog import Git
+from registry.integrity.git import Git
 
 REPO = Path(__file__).resolve().parents[1]
 

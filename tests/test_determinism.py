@@ -18,7 +18,8 @@ import pytest
 from conftest import FIXTURES, Project, invoke
 
 from registry import __version__
-from registry.store import SCHEMA_VERSION, read_verdict, render, write_atomic
+from registry.verdicts.file import read_verdict, render, write_atomic
+from registry.verdicts.model import SCHEMA_VERSION
 
 GOLDEN_CLAIM = FIXTURES / "golden" / "golden-all-levels.yaml"
 ALL_CLAIMS = [

@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import FIXTURES, write_run, write_tensors
 
-from registry.artifacts import load_run
 from registry.errors import CannotMeasure
 from registry.plugins import Evaluator, EvaluatorRegistry
+from registry.runs.run import load_run
 
 DATA = yaml.safe_load((FIXTURES / "evaluator_cases.yaml").read_text(encoding="utf-8"))
 CASES: list[dict[str, Any]] = DATA["cases"]

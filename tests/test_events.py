@@ -26,8 +26,8 @@ from evaluators.events import (
     shift_test,
 )
 from evaluators.spikes import block_scheme, robust_z_rows
-from registry.artifacts import load_run
 from registry.errors import CannotMeasure
+from registry.runs.run import load_run
 
 # --- detectors ---------------------------------------------------------------------------------------
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import FIXTURES, Project, invoke
 from integrity_git import CLAIM, Repo, git
 
-from registry.amendments import classify
-from registry.fingerprint import claim_from_text, fingerprint
-from registry.schema import Claim
+from registry.integrity.amendments import classify
+from registry.language.fingerprint import claim_from_text, fingerprint
+from registry.language.schema import Claim
 
 BASE = """\
 id: c

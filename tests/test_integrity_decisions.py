@@ -6,8 +6,8 @@ import pytest
 import yaml
 from conftest import Project, invoke, write_run, write_table
 
-from registry.judge import compare, decision_rule
-from registry.schema import ExpectLine
+from registry.language.judge import compare, decision_rule
+from registry.language.schema import ExpectLine
 
 # metric.trend (increasing) gives p = 0.0373 on `a` and p = 0.366 on `b`.
 A = [0.96, -2.56, 0.34, -1.17, 1.71, 0.92, 1.45, -0.02, 3.03, 3.37, 0.44, 2.02]
@@ -93,7 +93,7 @@ def test_judge_resolves_alpha() -> None:
 
 
 def test_decision_rule_counts_predictions_with_an_alpha_line() -> None:
-    from registry.schema import Claim
+    from registry.language.schema import Claim
 
     claim = Claim.model_validate(
         {

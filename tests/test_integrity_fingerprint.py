@@ -8,8 +8,9 @@ import pytest
 import yaml
 from conftest import FIXTURES, Project, invoke
 
-from registry.fingerprint import claim_from_text, fingerprint, legacy_fingerprints, matches
-from registry.store import SCHEMA_VERSION, read_verdict, render
+from registry.language.fingerprint import claim_from_text, fingerprint, legacy_fingerprints
+from registry.verdicts.file import read_verdict, render
+from registry.verdicts.model import SCHEMA_VERSION, matches
 
 BASE = """\
 id: spikes-precede

@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from registry.judge import combine, compare, judge_measurement
+from registry.language.judge import combine, compare, judge_measurement
+from registry.language.schema import ExpectLine, Prediction
 from registry.plugins import Measurement
-from registry.schema import ExpectLine, Prediction
 
 
 def line(stat: str, op: str, value: Any) -> ExpectLine:

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from evaluators.lens import Lens
 from evaluators.metric import Compare, CompareParams
 from evaluators.series import SeriesSpec, load_series
-from registry.artifacts import Run, load_run
 from registry.errors import CannotMeasure
+from registry.runs.run import Run, load_run
 
 TINY = FIXTURES / "activations" / "tiny-gpt"
 LENS = {"tensor": "blocks.*.hook_resid_post", "stat": "lens_agreement"}
@@ -131,7 +131,7 @@ def test_params_rejected(params: dict[str, Any], message: str) -> None:
 
 def test_claim_with_activation_sides_validates(tmp_path: Path) -> None:
     """Through the claim loader (what `registry validate` does): the params are the evaluator's."""
-    from registry.loading import load_claims
+    from registry.language.load import load_claims
     from registry.plugins import EvaluatorRegistry
 
     claim = tmp_path / "c.yaml"

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from evaluators.kendall import inversions, kendall_tau
 from evaluators.metric import Compare, CompareParams, Trend, TrendParams
-from registry.artifacts import Run, load_run
 from registry.errors import CannotMeasure
+from registry.runs.run import Run, load_run
 
 
 def run_with(tmp_path: Path, columns: dict[str, list[Any]], suffix: str = ".csv") -> Run:

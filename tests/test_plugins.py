@@ -19,9 +19,9 @@ import pytest
 import yaml
 from conftest import FAKE_PLUGIN, FIXTURES, Project
 
-from registry.engine import evaluate
-from registry.loading import load_claims
+from registry.language.load import load_claims
 from registry.plugins import ENTRY_POINT_GROUP, Evaluator, EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
+from registry.verdicts.engine import evaluate
 
 GROUP = ENTRY_POINT_GROUP
 CONSTANT = EntryPoint("fake.constant", "fake_registry_plugin.constant:Constant", GROUP)
@@ -112,7 +112,7 @@ def test_registries_do_not_share_state() -> None:
 
 @pytest.mark.usefixtures("fake_on_path")
 def test_only_predictions_using_the_broken_plugin_get_error(project: Project) -> None:
-    from registry.artifacts import load_run
+    from registry.runs.run import load_run
 
     registry = EvaluatorRegistry(entry_points=[CONSTANT, BROKEN, *_builtin_entry_points()])
     for name in ("uses-fake-constant", "uses-fake-broken"):

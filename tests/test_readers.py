@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import FIXTURES, write_run, write_table, write_tensors
 
-from registry.artifacts import Run, load_run
 from registry.errors import ArtifactError, CannotMeasure
 from registry.readers.activations import open_tensors
+from registry.runs.run import Run, load_run
 
 TABLE = {
     "step": [30, 0, 20, 10],  # not in step order

@@ -1,6 +1,6 @@
 """Readers for the metric logs researchers have: TensorBoard, MLflow, HF trainer_state, Lightning, W&B.
 
-Every reader is driven end to end: a run folder with run.yaml -> registry.artifacts.load_run ->
+Every reader is driven end to end: a run folder with run.yaml -> registry.runs.run.load_run ->
 run.metrics(name).steps / .column(...). Logs are generated here with the tools' own writers
 (TensorBoard's RecordWriter / EventFileWriter and summary protos) or written as small text files.
 """
@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import yaml
 
-from registry.artifacts import load_run
 from registry.errors import ArtifactError, CannotMeasure, UserError
+from registry.runs.run import load_run
 
 pytest.importorskip("tensorboard")
 
@@ -601,9 +601,9 @@ def test_unknown_format_lists_the_formats(tmp_path):
 
 
 def test_a_truncated_log_is_named_in_the_verdict(tmp_path):
-    from registry.engine import evaluate_claim_on_run
-    from registry.loading import load_claim
+    from registry.language.load import load_claim
     from registry.plugins import EvaluatorRegistry
+    from registry.verdicts.engine import evaluate_claim_on_run
 
     cut_file(tmp_path, 7)
     run = make_run(tmp_path / "run", {"metrics": {"path": EV}})

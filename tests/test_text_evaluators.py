@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from evaluators.text import CompareParams, MatchRateParams, StatsParams, Top1Params
 from evaluators.text_measures import TextStatistics, permutation_p, wilson
-from registry.artifacts import load_run
 from registry.errors import CannotMeasure
 from registry.plugins import Evaluator, EvaluatorRegistry
+from registry.runs.run import load_run
 
 TEXT = FIXTURES / "text"
 CASES: list[dict[str, Any]] = yaml.safe_load((TEXT / "cases.yaml").read_text(encoding="utf-8"))["cases"]

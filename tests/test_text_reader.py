@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from conftest import FIXTURES, write_run
 
-from registry.artifacts import Run, load_run
 from registry.errors import ArtifactError
 from registry.readers.text import Sample, iter_samples, read_samples
-from registry.schema import ArtifactSpec
+from registry.runs.manifest import ArtifactSpec
+from registry.runs.run import Run, load_run
 
 TEXT = FIXTURES / "text"
 

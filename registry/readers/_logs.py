@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactError
+from registry.errors import ArtifactError
+
 from .metrics import ColumnSource
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 STEP_RENAMED = "step_logged"
 

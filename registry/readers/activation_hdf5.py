@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import ArtifactError
+from registry.errors import ArtifactError
+
 from .activations import ArrayTensor, ArtifactOptions, MappedTensor, Tensor, TensorStore, _FileMap
 
 

@@ -38,12 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactError, CannotMeasure
+from registry.errors import ArtifactError, CannotMeasure
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 SUFFIXES = (".safetensors", ".npy", ".npz", ".h5", ".hdf5")
 # Checkpoint entries of a folder artifact: `step_000500.safetensors`, `step-500.npz`, `step500/`...

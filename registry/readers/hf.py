@@ -18,11 +18,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ArtifactError
+from registry.errors import ArtifactError
+
 from ._logs import ArraySource, RowLog, source_from_rows
 
 if TYPE_CHECKING:
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 FILE_NAME = "trainer_state.json"
 

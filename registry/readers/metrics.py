@@ -11,13 +11,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactError, CannotMeasure
+from registry.errors import ArtifactError, CannotMeasure
+from registry.readers.formats import FORMATS, LOG_READERS, SUFFIX_FORMATS, name_format
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 
 class ColumnSource:
@@ -131,17 +132,6 @@ def _read_jsonl(path: Path) -> pd.DataFrame:
     return pd.DataFrame.from_records(rows)
 
 
-# Training-log formats, each in its own module: format -> (module, function(path, spec) -> ColumnSource).
-LOG_READERS = {
-    "tensorboard": ("tensorboard", "open_tensorboard"),
-    "mlflow": ("mlflow", "open_mlflow"),
-    "hf_trainer_state": ("hf", "open_trainer_state"),
-    "lightning": ("lightning", "open_lightning"),
-    "wandb": ("wandb", "open_wandb"),
-}
-FORMATS = ("csv", "tsv", "jsonl", "parquet", *LOG_READERS)
-
-
 def open_source(path: Path, fmt: str, spec: ArtifactSpec | None = None) -> ColumnSource:
     if fmt in LOG_READERS:
         import importlib
@@ -160,20 +150,6 @@ def open_source(path: Path, fmt: str, spec: ArtifactSpec | None = None) -> Colum
     if fmt == "jsonl":
         return _FrameSource(path, _read_jsonl)
     raise ArtifactError(path, f"unknown metrics format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
-
-
-SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
-
-
-def name_format(name: str) -> str | None:
-    """Formats told by file name alone (before the suffix is looked at)."""
-    if name == "trainer_state.json":
-        return "hf_trainer_state"
-    if name.startswith("events.out.tfevents"):
-        return "tensorboard"
-    if name == "mlflow.db":
-        return "mlflow"
-    return None
 
 
 def _folder_hint(path: Path) -> str:

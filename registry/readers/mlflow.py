@@ -25,13 +25,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactError, display_path
+from registry.errors import ArtifactError, display_path
+
 from ._logs import ArraySource, source_from_series
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 DBL_MAX = 1.7976931348623157e308
 

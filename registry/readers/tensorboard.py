@@ -45,13 +45,14 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ..errors import ArtifactError, display_path
+from registry.errors import ArtifactError, display_path
+
 from ._logs import ArraySource, source_from_series
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 EXTRA_HINT = "pip install 'claims-registry[tensorboard]'"
 EVENT_GLOB = "events.out.tfevents.*"

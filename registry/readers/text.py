@@ -45,10 +45,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ..errors import ArtifactError
+from registry.errors import ArtifactError
 
 if TYPE_CHECKING:
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 NATIVE_FORMATS = (None, "samples", "jsonl")
 FORMATS = ("samples", "openai_chat", "openai_completions", "lm_eval")

@@ -27,13 +27,14 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ArtifactError
+from registry.errors import ArtifactError
+
 from ._logs import ArraySource, RowLog, csv_rows, read_csv_strings, source_from_rows
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..schema import ArtifactSpec
+    from registry.runs.manifest import ArtifactSpec
 
 STEP_HINT = "W&B history rows carry `_step`; the UI's CSV export has a `Step` column"
 

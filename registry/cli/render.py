@@ -6,19 +6,19 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from .errors import display_path
-from .store import canonical
+from registry.errors import display_path
+from registry.verdicts.model import canonical
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from .commands import ClaimRow
-    from .engine import Evaluation
-    from .history import EarlierVerdict, History, Summary, VerdictDiff
-    from .loading import LoadedClaim
-    from .plugins import Evaluator, PluginFailure
-    from .status import ProjectStatus, Stats
-    from .store import Verdict
+    from registry.cli.commands import ClaimRow
+    from registry.integrity.history import EarlierVerdict, History, Summary, VerdictDiff
+    from registry.integrity.status import ProjectStatus, Stats
+    from registry.language.load import LoadedClaim
+    from registry.plugins import Evaluator, PluginFailure
+    from registry.verdicts.engine import Evaluation
+    from registry.verdicts.model import Verdict
 
 _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "error": "magenta"}
 
@@ -124,8 +124,9 @@ def claim_detail(
 ) -> None:
     from rich.markup import escape
 
-    from .amendments import version_label
-    from .fingerprint import recorded_fingerprint, same_version
+    from registry.integrity.amendments import version_label
+    from registry.language.fingerprint import same_version
+    from registry.verdicts.model import recorded_fingerprint
 
     c = lc.claim
     console = _console()
@@ -137,7 +138,7 @@ def claim_detail(
         lines = " and ".join(f"{e.stat} {e.op} {e.value}" for e in p.expect)
         console.print(escape(f"  - {p.id} [{p.level}] {p.evaluator}: {lines} (min_samples {p.min_samples})"))
     if c.alpha != 0.05 or any(e.value == "alpha" for p in c.predictions for e in p.expect):
-        from .judge import decision_rule
+        from registry.language.judge import decision_rule
 
         d = decision_rule(c)
         console.print(f"alpha: {c.alpha:g} ({d.rule}; `alpha` in an expect line means {d.per_test_alpha:.4g})")
@@ -165,7 +166,7 @@ def claim_detail(
 
 
 def evaluator_list(listed: list[Evaluator], failures: list[PluginFailure], fmt: str) -> None:
-    from .plugins import params_schema
+    from registry.plugins import params_schema
 
     if fmt == "json":
         _json(
@@ -250,7 +251,7 @@ def _transition(before: Summary | None, after: Summary | None) -> str:
 def verdict_history(history: History, fmt: str) -> None:
     """One line per change, newest first, like `git log --oneline` (a table of thousands of rows
     would be slow to lay out and no easier to read)."""
-    from .history import as_data
+    from registry.integrity.history import as_data
 
     _notes(history.notes)
     if fmt == "json":
@@ -281,7 +282,7 @@ def verdict_history(history: History, fmt: str) -> None:
 
 
 def verdict_diff(diff: VerdictDiff, fmt: str) -> None:
-    from .history import as_data, markdown
+    from registry.integrity.history import as_data, markdown
 
     if fmt == "markdown":
         print(markdown(diff), end="")

@@ -10,15 +10,15 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from .plugins import Measurement, Statistic
-from .schema import ALPHA, DEFAULT_ALPHA, ExpectLine, Outcome, Prediction
+from pydantic import BaseModel, ConfigDict
+
+from registry.language.schema import ALPHA, DEFAULT_ALPHA, ExpectLine, Outcome, Prediction
+from registry.plugins import Measurement, Statistic
 
 if TYPE_CHECKING:
-    from .schema import Claim
-    from .store import Decision
-
+    from registry.language.schema import Claim
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -45,6 +45,22 @@ class Judgement:
     outcome: Outcome
     reason: str | None
     lines: tuple[LineResult, ...]
+
+
+class Decision(BaseModel):
+    """How `value: alpha` was resolved for this claim (v2); recorded in verdicts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: Literal["intersection-union", "bonferroni", "none"]
+    """`all`: intersection-union (every test must reject; no correction needed). `any` with k >= 2
+    tests: bonferroni (each at alpha/k). `any` with fewer: none."""
+    alpha: float
+    """The claim's alpha: its false-pass rate under the null."""
+    tests: int
+    """k: predictions with at least one `value: alpha` line."""
+    per_test_alpha: float
+    """What `alpha` in an expect line stood for: alpha, or alpha/k under bonferroni."""
 
 
 def _is_number(x: Any) -> bool:
@@ -122,8 +138,6 @@ def decision_rule(claim: Claim) -> Decision:
     predictions holding a `value: alpha` line, each is tested at alpha/k (Bonferroni; Holm's
     step-down gives the same claim-level decision, since its first step is min p < alpha/k).
     """
-    from .store import Decision
-
     k = sum(1 for p in claim.predictions if any(line.value == ALPHA for line in p.expect))
     if claim.combine == "all":
         return Decision(rule="intersection-union", alpha=claim.alpha, tests=k, per_test_alpha=claim.alpha)

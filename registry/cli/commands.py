@@ -6,19 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .artifacts import MANIFEST, Run
-from .config import Settings, load_settings
-from .engine import Evaluation, load_runs, select_claims, write_verdicts
-from .engine import evaluate as run_evaluation
-from .errors import Location, UserError, UserErrors, display_path
-from .loading import CLAIM_SUFFIXES, LoadedClaim, load_claims
-from .plugins import Evaluator, EvaluatorRegistry, PluginFailure
-from .store import Verdict, read_verdicts
+from registry.config import Settings, load_settings
+from registry.errors import Location, UserError, UserErrors, display_path
+from registry.language.load import CLAIM_SUFFIXES, LoadedClaim, load_claims
+from registry.plugins import Evaluator, EvaluatorRegistry, PluginFailure
+from registry.runs.manifest import MANIFEST
+from registry.runs.run import Run
+from registry.verdicts.engine import Evaluation, load_runs, select_claims, write_verdicts
+from registry.verdicts.engine import evaluate as run_evaluation
+from registry.verdicts.file import read_verdicts
+from registry.verdicts.model import Verdict
 
 if TYPE_CHECKING:
-    from .history import EarlierVerdict, History, VerdictDiff
-    from .lints import Lint
-    from .status import ProjectStatus, Stats
+    from registry.integrity.history import EarlierVerdict, History, VerdictDiff
+    from registry.integrity.status import ProjectStatus, Stats
+    from registry.language.lints import Lint
 
 
 def _split_paths(paths: list[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
@@ -86,8 +88,8 @@ def validate(paths: list[Path]) -> Validation:
         n_runs = len(load_runs(run_paths)) if run_paths else 0
     except UserErrors as exc:
         errors.extend(exc.errors)
-    from .amendments import cached_git, check_claims
-    from .lints import lint_claims
+    from registry.integrity.amendments import cached_git, check_claims
+    from registry.language.lints import lint_claims
 
     errors.extend(check_claims(claims, settings.verdicts, cached_git(settings.root), complete=not paths))
     if errors:
@@ -114,7 +116,7 @@ def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
             raise UserError("run folder does not exist", location=Location(display_path(d)))
     runs: list[Run] = load_runs(run_dirs or [r for r in settings.runs if r.exists()])
     result = run_evaluation(claims, runs, evaluators)
-    from .registration import Registrar
+    from registry.integrity.registration import Registrar
 
     result.verdicts = Registrar.for_project(settings.root).stamp(result.verdicts, claims, runs)
     write_verdicts(result, settings.verdicts)
@@ -136,8 +138,8 @@ def list_claims() -> list[ClaimRow]:
 def show(claim_id: str) -> tuple[LoadedClaim, list[Verdict], str, list[EarlierVerdict]]:
     """The claim, its verdicts, its fingerprint, and (amended claims, from git) the last verdict of
     each run under each earlier version."""
-    from .engine import claim_fingerprint
-    from .history import earlier_verdicts
+    from registry.integrity.history import earlier_verdicts
+    from registry.verdicts.engine import claim_fingerprint
 
     settings = load_settings()
     claims = _load_project(settings, EvaluatorRegistry())
@@ -179,7 +181,7 @@ predictions:
 def new_claim(claim_id: str, area: str) -> str:
     import re
 
-    from .schema import KEBAB
+    from registry.language.schema import KEBAB
 
     if not re.match(KEBAB, claim_id):
         raise UserError(f"claim id {claim_id!r} is not kebab-case", hint="use lowercase words joined by '-'")
@@ -199,25 +201,25 @@ def new_claim(claim_id: str, area: str) -> str:
 
 def status() -> ProjectStatus:
     """Every (claim, run) pair: ok, stale (and why), missing, orphaned or unreadable."""
-    from .status import project_status
+    from registry.integrity.status import project_status
 
     return project_status(load_settings())
 
 
 def stats() -> Stats:
-    from .status import project_stats
+    from registry.integrity.status import project_stats
 
     return project_stats(load_settings())
 
 
 def history(claim_id: str, run: str | None) -> History:
-    from .history import verdict_history
+    from registry.integrity.history import verdict_history
 
     return verdict_history(load_settings(), claim_id, run)
 
 
 def diff(a: str | None, b: str | None) -> VerdictDiff:
-    from .history import verdict_diff
+    from registry.integrity.history import verdict_diff
 
     return verdict_diff(load_settings(), a, b)
 

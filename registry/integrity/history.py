@@ -16,12 +16,12 @@ from typing import Any
 
 import yaml
 
-from .config import Settings
-from .errors import UserError
-from .fingerprint import claim_from_text
-from .gitlog import Commit, Git
-from .schema import Claim
-from .store import ACROSS_RUNS, SCHEMA_VERSION
+from registry.config import Settings
+from registry.errors import UserError
+from registry.integrity.git import Commit, Git
+from registry.language.fingerprint import claim_from_text
+from registry.language.schema import Claim
+from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION
 
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -135,7 +135,7 @@ def claim_version(summary: Summary, claim: Claim | None) -> str:
     label = f"fingerprint {summary.fingerprint[:12]}"
     if claim is None:
         return label
-    from .amendments import version_label
+    from registry.integrity.amendments import version_label
 
     return f"{label} ({version_label(claim, summary.fingerprint, summary.schema_version)})"
 
@@ -384,7 +384,7 @@ def earlier_verdicts(settings: Settings, claim: Claim) -> list[EarlierVerdict]:
     rel = git.rel(settings.verdicts)
     if rel is None:
         return []
-    from .amendments import amendment_for, version_label
+    from registry.integrity.amendments import amendment_for, version_label
 
     changes = [c for c in git.log([str(PurePosixPath(rel) / claim.id)]) if c.new_blob and c.path.endswith(".yaml")]
     contents = git.blobs([c.new_blob for c in changes if c.new_blob])

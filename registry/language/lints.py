@@ -18,11 +18,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import Location
-from .judge import decision_rule
-from .loading import LoadedClaim
-from .plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from .schema import ALPHA, ExpectLine
+from registry.errors import Location
+from registry.language.judge import decision_rule
+from registry.language.load import LoadedClaim
+from registry.language.schema import ALPHA, ExpectLine
+from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
 
 
 @dataclass(frozen=True)

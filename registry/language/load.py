@@ -1,4 +1,4 @@
-"""Claim files and run manifests: YAML -> located nodes -> models, every error with file:line:col.
+"""Claim files: YAML -> located nodes -> models, every error with file:line:col.
 
 Each prediction's `params` is validated here by its evaluator's own Params model, so
 `registry validate` catches a bad parameter long before anything runs.
@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Location, UserError, UserErrors, display_path
-from .plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from .schema import Claim, RunManifest
-from .yamlsource import KeyPath, YamlDocument, load_yaml
+from registry.errors import Location, UserError, UserErrors, display_path
+from registry.language.schema import Claim
+from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
+from registry.yamlsource import KeyPath, YamlDocument, load_yaml, located
 
 CLAIM_SUFFIXES = (".yaml", ".yml")
 
@@ -36,99 +35,13 @@ class LoadedClaim:
         return self.claim.id
 
 
-def _message(err: Any) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "required key is missing"
-    msg = str(err["msg"])
-    if msg.startswith("Value error, "):
-        return msg[len("Value error, ") :]
-    value = err.get("input")
-    if isinstance(value, str | int | float | bool) and kind not in ("assertion_error",):
-        # Say what was written: "Input should be a valid integer, got 'many'".
-        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
-        msg += f", got {shown}"
-    return msg
-
-
-def validation_errors(exc: ValidationError, doc: YamlDocument, prefix: KeyPath = ()) -> list[UserError]:
-    """pydantic errors -> located UserErrors (one per problem, the most specific place first)."""
-    out: list[UserError] = []
-    seen: set[tuple[KeyPath, str]] = set()
-    for err in exc.errors(include_url=False):
-        loc: KeyPath = prefix + tuple(p for p in err["loc"] if isinstance(p, str | int))
-        # Union members add their type name to the path (e.g. 'float', 'int'); drop those.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and p in _UNION_TAGS))
-        msg = _message(err)
-        if (loc, msg) in seen:
-            continue
-        seen.add((loc, msg))
-        at_key = err["type"] == "extra_forbidden"
-        out.append(UserError(msg, location=doc.locate(loc, at_key=at_key)))
-    return out
-
-
-_UNION_TAGS = {"float", "int", "str", "bool", "date", "datetime", "function-after[_strings_only_for_equality()]"}
-
-
-def _all_fields_of(model: type[BaseModel]) -> list[str]:
-    names: set[str] = set()
-    stack: list[type[BaseModel]] = [model]
-    seen: set[type[BaseModel]] = set()
-    while stack:
-        m = stack.pop()
-        if m in seen:
-            continue
-        seen.add(m)
-        names.update(m.model_fields)
-        for f in m.model_fields.values():
-            for arg in _model_types(f.annotation):
-                stack.append(arg)
-    return sorted(names)
-
-
-def _model_types(annotation: Any) -> list[type[BaseModel]]:
-    import typing
-
-    out: list[type[BaseModel]] = []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        out.append(annotation)
-    for arg in typing.get_args(annotation):
-        out.extend(_model_types(arg))
-    return out
-
-
-def _typo_hint(key: str, model: type[BaseModel]) -> str | None:
-    import difflib
-
-    close = difflib.get_close_matches(key, _all_fields_of(model), n=1, cutoff=0.7)
-    return f"did you mean {close[0]!r}?" if close else None
-
-
-def _located(
-    exc: ValidationError,
-    doc: YamlDocument,
-    model: type[BaseModel],
-    prefix: KeyPath = (),
-    fallback: str = "remove it, or check its spelling against `registry schema`",
-) -> list[UserError]:
-    errors = validation_errors(exc, doc, prefix)
-    for e in errors:
-        if e.message == "unknown key" and e.location and e.location.key:
-            key = e.location.key.rsplit(".", 1)[-1]
-            e.hint = _typo_hint(key, model) or fallback
-    return errors
-
-
 def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
     """Read one claim file; raises UserErrors listing every problem found in it."""
     doc = load_yaml(path)
     try:
         claim = Claim.model_validate(doc.data)
     except ValidationError as exc:
-        raise UserErrors(_located(exc, doc, Claim)) from None
+        raise UserErrors(located(exc, doc, Claim)) from None
     errors: list[UserError] = []
     if claim.id != path.stem:
         errors.append(
@@ -178,7 +91,7 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
         except ValidationError as exc:
             known = ", ".join(evaluator.Params.model_fields) or "none"
             fallback = f"{pred.evaluator} takes: {known} (see `registry evaluators`)"
-            errors.extend(_located(exc, doc, evaluator.Params, base + ("params",), fallback))
+            errors.extend(located(exc, doc, evaluator.Params, base + ("params",), fallback))
             continue
         try:
             evaluator.check(validated, evaluators)
@@ -255,9 +168,3 @@ def load_claims(paths: Iterable[Path], evaluators: EvaluatorRegistry) -> list[Lo
     return loaded
 
 
-def load_run_manifest(path: Path) -> tuple[RunManifest, YamlDocument]:
-    doc = load_yaml(path)
-    try:
-        return RunManifest.model_validate(doc.data), doc
-    except ValidationError as exc:
-        raise UserErrors(_located(exc, doc, RunManifest)) from None

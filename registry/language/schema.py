@@ -8,7 +8,6 @@ is ever evaluated as code.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
@@ -145,120 +144,6 @@ class Claim(Strict):
             exclude={"predictions": {"__all__": {"id", "description"}}},
             exclude_defaults=True,
         )
-
-
-ArtifactKind = Literal["metrics", "activations", "text"]
-
-# Suffix -> kind, for manifests that leave `kind` out.
-SUFFIX_KINDS: dict[str, ArtifactKind] = {
-    ".csv": "metrics",
-    ".tsv": "metrics",
-    ".parquet": "metrics",
-    ".pq": "metrics",
-    ".npy": "activations",
-    ".npz": "activations",
-    ".safetensors": "activations",
-    ".h5": "activations",
-    ".hdf5": "activations",
-    ".jsonl": "text",
-}
-
-ScalarValue = str | int | float | bool
-
-# `format:` values only metric tables have (so `format:` alone makes an artifact a metrics table;
-# `jsonl` is left out: it is also the text format). Readers: registry/readers/metrics.py.
-METRICS_FORMATS = ("csv", "tsv", "parquet", "tensorboard", "mlflow", "hf_trainer_state", "lightning", "wandb")
-# Formats whose files may hold several runs, chosen with `run:`.
-RUN_FORMATS = ("mlflow", "wandb")
-
-
-class ArtifactSpec(Strict):
-    """One named artifact of a run: a file (or folder) relative to the run folder."""
-
-    path: NonEmpty
-    kind: ArtifactKind | None = None
-    format: str | None = None
-    # Keep only rows whose columns equal these values (e.g. `{split: train}`).
-    where: dict[str, ScalarValue] = {}
-    # Metric names as claims use them -> names in the file (e.g. `loss: train/loss`).
-    columns: dict[str, str] = {}
-    # Metrics only: which run, in a log store holding several (an MLflow store: run id or run
-    # name; a W&B CSV export of several runs: the run name its columns start with).
-    run: NonEmpty | None = None
-    # Activations only. A folder artifact holds one file (or sub-folder) per checkpoint; this regex,
-    # matched against each entry's whole name, says which entries are checkpoints and gives the step
-    # in its named group `step` (default: `step_000500.safetensors`, `step-500.npz`, `step500.h5`, ...).
-    step_pattern: str | None = None
-    # Activations only. Tensor names as claims use them -> names in the file (e.g. `logits: ":out[0]"`).
-    aliases: dict[str, str] = {}
-    # Activations only. Axis names per tensor: key is a tensor name, an alias or a glob; the first
-    # exact key, else the first matching glob in manifest order, wins. Overrides the file's metadata.
-    axes: dict[str, list[str]] = {}
-
-    @field_validator("step_pattern")
-    @classmethod
-    def _step_group(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"step_pattern is not a valid regular expression: {exc}") from None
-        if "step" not in compiled.groupindex:
-            raise ValueError("step_pattern needs a named group `step`, e.g. 'ckpt-(?P<step>\\d+)\\.npz'")
-        return value
-
-    @field_validator("axes")
-    @classmethod
-    def _unique_axes(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        for tensor, names in value.items():
-            dup = sorted({a for a in names if names.count(a) > 1})
-            if dup:
-                raise ValueError(f"axes of {tensor!r} name {dup[0]!r} twice")
-        return value
-
-    @model_validator(mode="after")
-    def _activation_options(self) -> ArtifactSpec:
-        used = [k for k in ("step_pattern", "aliases", "axes") if k in self.model_fields_set]
-        kind = self.resolved_kind()
-        if used and kind not in (None, "activations"):
-            raise ValueError(f"{used[0]} is for activation artifacts; this one is {kind}")
-        return self
-
-    @model_validator(mode="after")
-    def _run_needs_a_store(self) -> ArtifactSpec:
-        fmt = self.format or ("mlflow" if self.path.rstrip("/").endswith("mlflow.db") else None)
-        if self.run is not None and fmt not in RUN_FORMATS:
-            raise ValueError(f"`run:` only applies to `format: {'` or `format: '.join(RUN_FORMATS)}`")
-        return self
-
-    def resolved_kind(self) -> ArtifactKind | None:
-        if self.kind is not None:
-            return self.kind
-        if self.format in METRICS_FORMATS:
-            return "metrics"
-        name = self.path.rstrip("/").rsplit("/", 1)[-1]
-        if name in ("trainer_state.json", "mlflow.db") or name.startswith("events.out.tfevents"):
-            return "metrics"
-        suffix = "." + self.path.rsplit(".", 1)[-1].lower() if "." in self.path else ""
-        return SUFFIX_KINDS.get(suffix)
-
-
-class RunManifest(Strict):
-    id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)]
-    description: str | None = None
-    tags: list[str] = []
-    config: dict[str, Any] = {}
-    created: dt.datetime | dt.date | None = None
-    artifacts: dict[str, ArtifactSpec] = {}
-
-    @field_validator("artifacts")
-    @classmethod
-    def _names(cls, value: dict[str, ArtifactSpec]) -> dict[str, ArtifactSpec]:
-        for name in value:
-            if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$", name):
-                raise ValueError(f"artifact name {name!r} must be letters, digits, '_', '-' or '.'")
-        return value
 
 
 def claim_json_schema() -> dict[str, Any]:

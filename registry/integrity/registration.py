@@ -23,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .artifacts import Run
-from .fingerprint import claim_from_text, fingerprint
-from .gitlog import Commit, Git, iso_utc
-from .loading import LoadedClaim
-from .store import Registration, Verdict
+from registry.integrity.git import Commit, Git, iso_utc
+from registry.language.fingerprint import claim_from_text, fingerprint
+from registry.language.load import LoadedClaim
+from registry.runs.run import Run
+from registry.verdicts.model import Registration, Verdict
 
 
 @dataclass(frozen=True)

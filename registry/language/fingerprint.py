@@ -22,12 +22,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .schema import Claim
-
-if TYPE_CHECKING:
-    from .store import Verdict
+from registry.language.schema import Claim
 
 # Keys of a selection (applies_to, a group) whose lists are sets.
 _SET_KEYS = ("tags", "runs")
@@ -96,18 +93,6 @@ def legacy_fingerprints(claim: Claim) -> set[str]:
                     pred.pop(key, None)
         out.add(hashlib.sha256(_dumps(data).encode("utf-8")).hexdigest())
     return out
-
-
-def recorded_fingerprint(verdict: Verdict) -> str:
-    """The fingerprint a verdict was recorded under (v2 `fingerprint`, v1 `sha256`)."""
-    return verdict.claim.fingerprint or verdict.claim.sha256 or ""
-
-
-def matches(verdict: Verdict, claim: Claim, current: str | None = None) -> bool:
-    """Whether `verdict` was recorded under this version of `claim` (any schema version)."""
-    if verdict.claim.fingerprint is not None:
-        return verdict.claim.fingerprint == (current or fingerprint(claim))
-    return verdict.claim.sha256 in legacy_fingerprints(claim)
 
 
 def same_version(recorded: str, schema_version: int, claim: Claim) -> bool:

@@ -16,15 +16,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .artifacts import Run, selects
-from .config import Settings
-from .engine import load_runs
-from .errors import UserError
-from .fingerprint import fingerprint, matches, recorded_fingerprint
-from .loading import LoadedClaim, load_claims
-from .plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from .registration import Registrar
-from .store import ACROSS_RUNS, SCHEMA_VERSION, Verdict, read_verdict
+from registry.config import Settings
+from registry.errors import UserError
+from registry.integrity.registration import Registrar
+from registry.language.fingerprint import fingerprint
+from registry.language.load import LoadedClaim, load_claims
+from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
+from registry.runs.run import Run, selects
+from registry.verdicts.engine import load_runs
+from registry.verdicts.file import read_verdict
+from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, matches, recorded_fingerprint
 
 STATES = ("ok", "stale", "missing", "orphaned", "unreadable")
 
@@ -104,7 +105,7 @@ def stale_reasons(
         reasons.append(f"written by verdict schema version {verdict.schema_version} (now {SCHEMA_VERSION})")
     current = fingerprint(claim)
     if not matches(verdict, claim, current):
-        from .amendments import version_label
+        from registry.integrity.amendments import version_label
 
         label = version_label(claim, recorded_fingerprint(verdict), verdict.schema_version)
         reasons.append(f"claim changed since (recorded under {label}, fingerprint {recorded_fingerprint(verdict)[:12]})")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .errors import UserError
+from registry.errors import UserError
 
 # Settings that would change git's output: signatures in logs, colour, quoted paths, pagers.
 _CONFIG = ("-c", "log.showSignature=false", "-c", "core.quotepath=off", "-c", "color.ui=never")

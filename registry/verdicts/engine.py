@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .artifacts import Run, find_run_manifests, load_run, selects
-from .errors import CannotMeasure, UserError, UserErrors, display_path
-from .judge import combine, decision_rule, judge_measurement
-from .loading import LoadedClaim
-from .plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
-from .schema import Claim, Outcome, Prediction
-from .store import (
+from registry import __version__
+from registry.errors import CannotMeasure, UserError, UserErrors, display_path
+from registry.language.judge import combine, decision_rule, judge_measurement
+from registry.language.load import LoadedClaim
+from registry.language.schema import Claim, Outcome, Prediction
+from registry.plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
+from registry.runs.manifest import find_run_manifests
+from registry.runs.run import Run, load_run, selects
+from registry.verdicts.file import render, verdict_path, write_atomic
+from registry.verdicts.model import (
     ArtifactRef,
     ClaimRef,
     ExpectResult,
@@ -30,16 +32,13 @@ from .store import (
     Verdict,
     canonical,
     cap_evidence,
-    render,
-    verdict_path,
-    write_atomic,
 )
 
 
 def claim_fingerprint(claim: Claim) -> str:
     """sha256 over the claim's scientific content in canonical form (formatting and cosmetic
     fields such as title, tags and authors do not change it); see registry/fingerprint.py."""
-    from .fingerprint import fingerprint
+    from registry.language.fingerprint import fingerprint
 
     return fingerprint(claim)
 
@@ -59,7 +58,7 @@ def load_runs(roots: Sequence[Path]) -> list[Run]:
             errors.extend(exc.errors)
         except UserError as exc:
             errors.append(exc)
-    from .yamlsource import load_yaml
+    from registry.yamlsource import load_yaml
 
     seen: dict[str, Run] = {}
     for run in runs:

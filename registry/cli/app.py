@@ -4,41 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, RegistryError, UserError
-
-app = typer.Typer(
-    name="registry",
-    help="Falsifiable claims about ML training runs, judged on the runs' artifacts.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-F = TypeVar("F", bound=Callable[..., Any])
+from registry import __version__
+from registry.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, RegistryError, UserError
 
 
-class Format(StrEnum):
-    table = "table"
-    json = "json"
+class _Group(TyperGroup):
+    """The one place where the registry's exceptions become exit codes: bad input never shows a traceback."""
 
-
-def handled(func: F) -> F:
-    """Map the registry's exceptions to exit codes; bad input never shows a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # click's Context (typer vendors click)
         try:
-            return func(*args, **kwargs)
-        except typer.Exit:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, typer.TyperException):
             raise
         except UserError as exc:
             print(exc.render(), file=sys.stderr)
@@ -55,7 +38,20 @@ def handled(func: F) -> F:
             print(f"internal error: {type(exc).__name__}: {exc} (set REGISTRY_DEBUG=1 for a traceback)", file=sys.stderr)
             raise typer.Exit(EXIT_INTERNAL) from None
 
-    return wrapper  # type: ignore[return-value]
+
+app = typer.Typer(
+    name="registry",
+    help="Falsifiable claims about ML training runs, judged on the runs' artifacts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    cls=_Group,
+)
+
+
+class Format(StrEnum):
+    table = "table"
+    json = "json"
 
 
 def _version(value: bool) -> None:
@@ -72,7 +68,6 @@ def _root(
 
 
 @app.command()
-@handled
 def validate(
     paths: Annotated[
         list[Path] | None, typer.Argument(help="Claim files, run manifests or folders (default: the project's).")
@@ -80,7 +75,7 @@ def validate(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings (lints).")] = False,
 ) -> None:
     """Check claim files and run manifests; report every problem with file:line:col."""
-    from . import commands
+    from registry.cli import commands
 
     report = commands.validate(paths or [])
     for lint in report.lints:
@@ -91,7 +86,6 @@ def validate(
 
 
 @app.command()
-@handled
 def evaluate(
     claims: Annotated[list[str] | None, typer.Argument(help="Claim ids or globs (default: all).")] = None,
     run: Annotated[list[Path] | None, typer.Option("--run", help="A run folder, or a folder of runs (repeatable).")] = None,
@@ -99,10 +93,10 @@ def evaluate(
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any verdict is fail.")] = False,
 ) -> None:
     """Evaluate claims on the runs they apply to and write one verdict file per (claim, run)."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
     result = commands.evaluate(claims or [], run or [])
-    _render.evaluation(result, fmt.value)
+    render.evaluation(result, fmt.value)
     if result.any_error:
         raise typer.Exit(EXIT_INTERNAL)
     if strict and result.any_fail:
@@ -110,52 +104,47 @@ def evaluate(
 
 
 @app.command("list")
-@handled
 def list_claims(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
     """Claims with their latest outcome per run."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
-    _render.claim_list(commands.list_claims(), fmt.value)
+    render.claim_list(commands.list_claims(), fmt.value)
 
 
 @app.command()
-@handled
 def show(claim: Annotated[str, typer.Argument(help="Claim id.")]) -> None:
     """A claim and its verdicts."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
-    _render.claim_detail(*commands.show(claim))
+    render.claim_detail(*commands.show(claim))
 
 
 @app.command()
-@handled
 def evaluators(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
     """Installed evaluators with their levels, versions and parameters."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
     listed, failures = commands.evaluators()
-    _render.evaluator_list(listed, failures, fmt.value)
+    render.evaluator_list(listed, failures, fmt.value)
 
 
 @app.command()
-@handled
 def schema() -> None:
     """Print the JSON Schema of a claim file (for editors)."""
     import json
 
-    from .schema import claim_json_schema
+    from registry.language.schema import claim_json_schema
 
     print(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
 
 
 @app.command()
-@handled
 def new(
     claim_id: Annotated[str, typer.Argument(help="kebab-case id of the new claim.")],
     area: Annotated[str, typer.Option(help="Sub-folder of claims/ (e.g. loss, activation, text).")] = "misc",
 ) -> None:
     """Write a claim skeleton to claims/<area>/<id>.yaml to fill in."""
-    from . import commands
+    from registry.cli import commands
 
     print(f"wrote {commands.new_claim(claim_id, area)}")
 
@@ -170,35 +159,32 @@ class DiffFormat(StrEnum):
 
 
 @app.command()
-@handled
 def status(
     check: Annotated[bool, typer.Option("--check", help="Exit 1 when any verdict is stale, missing or orphaned.")] = False,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Stale verdicts (claim, artifacts or evaluator changed since) and pairs never evaluated."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
     result = commands.status()
-    _render.project_status(result, fmt.value)
+    render.project_status(result, fmt.value)
     if check and result.problems:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 @app.command()
-@handled
 def history(
     claim: Annotated[str, typer.Argument(help="Claim id.")],
     run: Annotated[str | None, typer.Option("--run", help="Only this run's verdict.")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """How a claim's verdicts changed, commit by commit (from git)."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
-    _render.verdict_history(commands.history(claim, run), fmt.value)
+    render.verdict_history(commands.history(claim, run), fmt.value)
 
 
 @app.command()
-@handled
 def diff(
     a: Annotated[str | None, typer.Argument(help="Revision (default: HEAD).")] = None,
     b: Annotated[str | None, typer.Argument(help="Revision (default: the working tree).")] = None,
@@ -207,18 +193,17 @@ def diff(
     ),
 ) -> None:
     """Verdict changes between two revisions (default: HEAD and the working tree)."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
-    _render.verdict_diff(commands.diff(a, b), fmt.value)
+    render.verdict_diff(commands.diff(a, b), fmt.value)
 
 
 @app.command()
-@handled
 def stats(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
     """The registry at a glance: claims by status, verdicts by outcome, gaps, amendments."""
-    from . import _render, commands
+    from registry.cli import commands, render
 
-    _render.registry_stats(commands.stats(), fmt.value)
+    render.registry_stats(commands.stats(), fmt.value)
 
 
 def main() -> None:

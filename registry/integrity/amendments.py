@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError, display_path
-from .fingerprint import claim_from_text, fingerprint, recorded_fingerprint, same_version
-from .gitlog import Change as GitChange
-from .gitlog import Git
-from .loading import LoadedClaim
-from .schema import ALPHA, Claim, ExpectLine, Prediction
-from .store import Verdict, read_verdict
-from .yamlsource import KeyPath
+from registry.errors import UserError, display_path
+from registry.integrity.git import Change as GitChange
+from registry.integrity.git import Git
+from registry.language.fingerprint import claim_from_text, fingerprint, same_version
+from registry.language.load import LoadedClaim
+from registry.language.schema import ALPHA, Claim, ExpectLine, Prediction
+from registry.verdicts.file import read_verdict
+from registry.verdicts.model import Verdict, recorded_fingerprint
+from registry.yamlsource import KeyPath
 
 # Params keys that set where or when something is measured: a change there is a "window changed".
 WINDOW_KEYS = frozenset({"within", "window", "steps", "baseline", "lag", "lags", "horizon", "warmup", "step", "checkpoints"})
@@ -55,7 +56,7 @@ def _show(value: Any) -> str:
 
 
 def _threshold(line: ExpectLine, claim: Claim) -> Any:
-    from .judge import decision_rule
+    from registry.language.judge import decision_rule
 
     return decision_rule(claim).per_test_alpha if line.value == ALPHA else line.value
 

@@ -1,0 +1,158 @@
+"""Runs: a folder with `run.yaml`, whose artifacts are opened lazily, once, and hashed when used."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from registry.errors import CannotMeasure
+from registry.runs.hashing import sha256_of
+from registry.runs.manifest import ArtifactSpec, RunManifest, load_run_manifest, resolve_inside
+
+if TYPE_CHECKING:
+    from registry.readers.activations import ActivationArtifact
+    from registry.readers.metrics import MetricsTable
+    from registry.readers.text import Sample
+
+
+@dataclass
+class Run:
+    """One run: its manifest and lazily opened artifacts. Built once per invocation."""
+
+    manifest: RunManifest
+    folder: Path
+    manifest_path: Path
+    paths: dict[str, Path]
+    _opened: dict[str, Any] = field(default_factory=dict, repr=False)
+    _hashes: dict[str, str] = field(default_factory=dict, repr=False)
+    _touched: set[str] | None = field(default=None, repr=False)
+
+    # Text artifacts up to this size are parsed once and kept (a parsed sample costs several times
+    # its JSON size); larger ones are streamed on each pass (see `iter_samples`).
+    SAMPLE_CACHE_BYTES: ClassVar[int] = 8 << 20
+
+    @property
+    def id(self) -> str:
+        return self.manifest.id
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self.manifest.tags)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return dict(self.manifest.config)
+
+    def artifact_names(self) -> list[str]:
+        return sorted(self.manifest.artifacts)
+
+    def spec(self, name: str) -> ArtifactSpec:
+        """The declared artifact `name`; a run without it cannot be measured (inconclusive)."""
+        spec = self.manifest.artifacts.get(name)
+        if spec is None:
+            have = ", ".join(self.artifact_names()) or "none"
+            raise CannotMeasure(f"run {self.id!r} declares no artifact {name!r} (it has: {have})")
+        return spec
+
+    def path(self, name: str) -> Path:
+        self.spec(name)
+        self._touch(name)
+        return self.paths[name]
+
+    def _touch(self, name: str) -> None:
+        if self._touched is not None:
+            self._touched.add(name)
+
+    def _spec_of_kind(self, name: str, kind: str) -> ArtifactSpec:
+        spec = self.spec(name)
+        actual = spec.resolved_kind()
+        if actual is not None and actual != kind:
+            raise CannotMeasure(f"artifact {name!r} of run {self.id!r} is {actual}, not {kind}")
+        self._touch(name)
+        return spec
+
+    def _open(self, name: str, kind: str, opener: Any) -> Any:
+        spec = self._spec_of_kind(name, kind)
+        key = f"{kind}:{name}"
+        if key not in self._opened:
+            self._opened[key] = opener(self.paths[name], spec)
+        return self._opened[key]
+
+    def metrics(self, name: str) -> MetricsTable:
+        """A step-indexed metrics table; each column is read at most once per invocation."""
+        from registry.readers.metrics import MetricsTable
+
+        return self._open(name, "metrics", MetricsTable)  # type: ignore[no-any-return]
+
+    def tensors(self, name: str) -> ActivationArtifact:
+        """An activation artifact: one file, or a folder of checkpoints by step, of named tensors."""
+        from registry.readers.activations import open_activations
+
+        return self._open(name, "activations", open_activations)  # type: ignore[no-any-return]
+
+    def samples(self, name: str) -> list[Sample]:
+        """Every text sample as a list, parsed once and kept: for small artifacts and random access.
+
+        Evaluators should prefer `iter_samples`, which does not hold a large artifact in memory.
+        """
+        from registry.readers.text import read_samples
+
+        return self._open(name, "text", lambda p, s: read_samples(p, s))  # type: ignore[no-any-return]
+
+    def iter_samples(self, name: str) -> Iterator[Sample]:
+        """Text samples in file order, for one pass.
+
+        An artifact up to `SAMPLE_CACHE_BYTES` is parsed once per invocation and served from memory
+        (as `samples` does); a larger one is streamed from disk on every call and never held, so
+        memory stays flat whatever the file's size, at the price of one parse per pass.
+        """
+        from registry.readers.text import artifact_size, iter_samples
+
+        spec = self._spec_of_kind(name, "text")
+        path = self.paths[name]
+        if f"text:{name}" in self._opened or artifact_size(path) <= self.SAMPLE_CACHE_BYTES:
+            return iter(self.samples(name))
+        return iter_samples(path, spec)
+
+    def notes(self, name: str) -> tuple[str, ...]:
+        """What the readers of artifact `name` reported about its data (e.g. truncation), if opened."""
+        found: list[str] = []
+        for key, opened in self._opened.items():
+            if key.split(":", 1)[1] == name:
+                found.extend(getattr(opened, "notes", ()) or ())
+        return tuple(found)
+
+    @contextmanager
+    def tracking(self) -> Iterator[set[str]]:
+        """Collect the names of the artifacts used inside the block."""
+        previous, self._touched = self._touched, set()
+        try:
+            yield self._touched
+        finally:
+            self._touched = previous
+
+    def artifact_hash(self, name: str) -> str:
+        if name not in self._hashes:
+            self._hashes[name] = sha256_of(self.paths[name])
+        return self._hashes[name]
+
+
+def load_run(manifest_path: Path) -> Run:
+    """Read and check `run.yaml`: schema, and every artifact path exists inside the folder."""
+    manifest, yaml_doc = load_run_manifest(manifest_path)
+    folder = manifest_path.parent
+    paths: dict[str, Path] = {}
+    for name, spec in manifest.artifacts.items():
+        loc = yaml_doc.locate(("artifacts", name, "path"))
+        paths[name] = resolve_inside(folder, spec.path, loc)
+    return Run(manifest=manifest, folder=folder, manifest_path=manifest_path, paths=paths)
+
+
+def selects(applies_tags: list[str], applies_runs: list[str], run: Run) -> bool:
+    if any(tag not in run.manifest.tags for tag in applies_tags):
+        return False
+    return not applies_runs or any(fnmatch.fnmatchcase(run.id, g) for g in applies_runs)

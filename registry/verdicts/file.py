@@ -1,0 +1,130 @@
+"""Verdict files: canonical YAML, byte-stable, written atomically, and read back — in full (a
+validated :class:`Verdict`) or header-only (schema version and the `claim:` block, for history and
+amendments, which read thousands of committed versions).
+
+One file per (claim, run) at `verdicts/<claim-id>/<run-id>.yaml`, rewritten on each evaluation,
+so `git log -p` of the file is that verdict's history. The file holds no wall-clock time and no
+absolute path: the same inputs give the same bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from registry.errors import Location, UserError, display_path
+from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, canonical
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+HEADER = "# Written by `registry evaluate`; do not edit by hand. Its git history is this verdict's history.\n"
+
+
+# Keys that exist only for one kind of verdict (per run / across runs): left out when empty.
+_OPTIONAL_KEYS = ("run", "runs", "groups")
+
+
+
+# Keys of one schema version only (v1: claim.sha256; v2: the rest), and keys that are only set
+# sometimes (registration details, `resolved` on `value: alpha` lines): left out when null.
+_VERSIONED_KEYS = {
+    "": ("decision", "registration"),
+    "claim": ("fingerprint", "sha256", "status"),
+    "registration": ("claim_commit", "claim_committed", "run_started", "run_started_from", "run_commit"),
+    "expect": ("resolved",),
+}
+
+
+def _drop(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if not (k in keys and v is None)}
+
+
+def _drop_unset(data: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in data.items() if not (k in _OPTIONAL_KEYS and v is None)}
+    out = _drop(out, _VERSIONED_KEYS[""])
+    for key in ("claim", "registration"):
+        if isinstance(out.get(key), dict):
+            out[key] = _drop(out[key], _VERSIONED_KEYS[key])
+    if "predictions" in out:
+        out["predictions"] = [{k: v for k, v in p.items() if not (k in _OPTIONAL_KEYS and v is None)} for p in out["predictions"]]
+        for p in out["predictions"]:
+            if isinstance(p.get("expect"), list):
+                p["expect"] = [_drop(e, _VERSIONED_KEYS["expect"]) for e in p["expect"]]
+    return out
+
+
+def render(verdict: Verdict) -> str:
+    data = canonical(_drop_unset(verdict.model_dump(mode="python")))
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
+    return HEADER + body
+
+
+def verdict_path(folder: Path, claim_id: str, run_id: str | None) -> Path:
+    """`verdicts/<claim>/<run>.yaml`, or `verdicts/<claim>/_across-runs.yaml` for a cross-run verdict."""
+    return folder / claim_id / f"{run_id or ACROSS_RUNS}.yaml"
+
+
+def write_atomic(path: Path, text: str) -> bool:
+    """Write via a temporary file and rename; returns False when the file already had this text."""
+    data = text.encode("utf-8")
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return True
+
+
+def read_verdict(path: Path) -> Verdict:
+    from registry.yamlsource import load_yaml
+
+    doc = load_yaml(path)
+    version = doc.data.get("schema_version")
+    if isinstance(version, int) and version > SCHEMA_VERSION:
+        raise UserError(
+            f"verdict schema version {version} is newer than this tool reads ({SCHEMA_VERSION})",
+            location=Location(display_path(path)),
+            hint="upgrade claims-registry",
+        )
+    try:
+        return Verdict.model_validate(doc.data)
+    except ValidationError as exc:
+        from registry.yamlsource import validation_errors
+
+        first = validation_errors(exc, doc)[0]
+        raise UserError(f"not a valid verdict file: {first.message}", location=first.location) from None
+
+
+def read_verdicts(folder: Path, claim_id: str) -> list[Verdict]:
+    d = folder / claim_id
+    if not d.is_dir():
+        return []
+    return [read_verdict(p) for p in sorted(d.glob("*.yaml"))]
