@@ -41,7 +41,7 @@ def metrics_parquet(rows: int) -> Path:
     return path
 
 
-def project(root: Path, parquet: Path, claims: int = 0) -> None:
+def project(root: Path, parquet: Path) -> None:
     (root / "pyproject.toml").write_text('[tool.registry]\nclaims = "claims"\nruns = ["runs"]\nverdicts = "verdicts"\n')
     run = root / "runs" / "big"
     run.mkdir(parents=True)

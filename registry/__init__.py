@@ -28,13 +28,13 @@ _EXPORTS: dict[str, str] = {
     "ArtifactError": ".errors",
     "UserError": ".errors",
     "Run": ".runs.run",
-    "ActivationArtifact": ".readers.activations",
-    "ArrayTensor": ".readers.activations",
-    "Checkpoint": ".readers.activations",
-    "MappedTensor": ".readers.activations",
-    "Tensor": ".readers.activations",
-    "TensorStore": ".readers.activations",
-    "Sample": ".readers.text",
+    "ActivationArtifact": ".readers.activations.artifact",
+    "ArrayTensor": ".readers.activations.tensor",
+    "Checkpoint": ".readers.activations.artifact",
+    "MappedTensor": ".readers.activations.tensor",
+    "Tensor": ".readers.activations.tensor",
+    "TensorStore": ".readers.activations.store",
+    "Sample": ".readers.text.sample",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -42,8 +42,10 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .errors import ArtifactError, CannotMeasure, UserError
     from .plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement, Params, Stat, Statistic
-    from .readers.activations import ActivationArtifact, ArrayTensor, Checkpoint, MappedTensor, Tensor, TensorStore
-    from .readers.text import Sample
+    from .readers.activations.artifact import ActivationArtifact, Checkpoint
+    from .readers.activations.store import TensorStore
+    from .readers.activations.tensor import ArrayTensor, MappedTensor, Tensor
+    from .readers.text.sample import Sample
     from .runs.run import Run
 
 

@@ -33,7 +33,7 @@ def run() -> Run:
 
 
 def ckpt(step: int) -> dict[str, np.ndarray]:
-    from registry.readers.activations import open_tensors
+    from registry.readers.activations.artifact import open_tensors
 
     store = open_tensors(TINY / "checkpoints" / f"step_{step:06d}.safetensors")
     return {n: store.array(n) for n in store.names()}

@@ -14,13 +14,9 @@ from conftest import bf16_bits, safetensors_bytes
 
 from evaluators.moments import moments_of, needs_for
 from registry.errors import ArtifactError, CannotMeasure
-from registry.readers.activations import (
-    ActivationArtifact,
-    ArtifactOptions,
-    Tensor,
-    open_tensors,
-    slab_plan,
-)
+from registry.readers.activations.artifact import ActivationArtifact, open_tensors
+from registry.readers.activations.store import ArtifactOptions
+from registry.readers.activations.tensor import Tensor, slab_plan
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((3, 4, 5, 6)).astype(np.float32) * 3 + 1
@@ -97,7 +93,7 @@ def test_every_format_streams_the_same_statistics(tmp_path: Path, fname: str, co
 
 
 def test_contiguous_hdf5_is_memory_mapped(tmp_path: Path) -> None:
-    from registry.readers.activations import ArrayTensor, MappedTensor
+    from registry.readers.activations.tensor import ArrayTensor, MappedTensor
 
     assert isinstance(open_tensors(write(tmp_path / "a.h5", {"x": X})).tensor("x"), MappedTensor)
     assert isinstance(open_tensors(write(tmp_path / "b.h5", {"x": X}, True)).tensor("x"), ArrayTensor)
@@ -176,7 +172,7 @@ def test_fortran_ordered_npy(tmp_path: Path) -> None:
 
 
 def test_stored_npz_members_are_memory_mapped(tmp_path: Path) -> None:
-    from registry.readers.activations import MappedTensor
+    from registry.readers.activations.tensor import MappedTensor
 
     store = open_tensors(write(tmp_path / "a.npz", {"a": X, "b": X[0]}))
     assert isinstance(store.tensor("a"), MappedTensor)

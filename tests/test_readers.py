@@ -13,7 +13,7 @@ import pytest
 from conftest import FIXTURES, write_run, write_table, write_tensors
 
 from registry.errors import ArtifactError, CannotMeasure
-from registry.readers.activations import open_tensors
+from registry.readers.activations.artifact import open_tensors
 from registry.runs.run import Run, load_run
 
 TABLE = {

@@ -12,7 +12,8 @@ import pytest
 from conftest import FIXTURES, write_run
 
 from registry.errors import ArtifactError
-from registry.readers.text import Sample, iter_samples, read_samples
+from registry.readers.text.read import iter_samples, read_samples
+from registry.readers.text.sample import Sample
 from registry.runs.manifest import ArtifactSpec
 from registry.runs.run import Run, load_run
 
@@ -154,7 +155,7 @@ def _run(tmp_path: Path, lines: int) -> Run:
 def test_small_artifacts_are_parsed_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = _run(tmp_path, 10)
     calls = []
-    import registry.readers.text as reader
+    import registry.readers.text.read as reader
 
     real = reader.read_samples
     monkeypatch.setattr(reader, "read_samples", lambda *a: calls.append(a) or real(*a))

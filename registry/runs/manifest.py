@@ -11,13 +11,12 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator, model_validator
 
 from registry.errors import Location, UserError, UserErrors, display_path
-from registry.readers.formats import METRICS_FORMATS, RUN_FORMATS, SUFFIX_KINDS, ArtifactKind
+from registry.readers.formats import METRICS_FORMATS, RUN_FORMATS, SUFFIX_KINDS, ArtifactKind, ScalarValue
 from registry.yamlsource import YamlDocument, load_yaml, located
 
 MANIFEST = "run.yaml"
 
 NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-ScalarValue = str | int | float | bool
 
 
 class Strict(BaseModel):

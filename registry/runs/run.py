@@ -14,9 +14,9 @@ from registry.runs.hashing import sha256_of
 from registry.runs.manifest import ArtifactSpec, RunManifest, load_run_manifest, resolve_inside
 
 if TYPE_CHECKING:
-    from registry.readers.activations import ActivationArtifact
-    from registry.readers.metrics import MetricsTable
-    from registry.readers.text import Sample
+    from registry.readers.activations.artifact import ActivationArtifact
+    from registry.readers.metrics.table import MetricsTable
+    from registry.readers.text.sample import Sample
 
 
 @dataclass
@@ -84,13 +84,13 @@ class Run:
 
     def metrics(self, name: str) -> MetricsTable:
         """A step-indexed metrics table; each column is read at most once per invocation."""
-        from registry.readers.metrics import MetricsTable
+        from registry.readers.metrics.table import MetricsTable
 
         return self._open(name, "metrics", MetricsTable)  # type: ignore[no-any-return]
 
     def tensors(self, name: str) -> ActivationArtifact:
         """An activation artifact: one file, or a folder of checkpoints by step, of named tensors."""
-        from registry.readers.activations import open_activations
+        from registry.readers.activations.artifact import open_activations
 
         return self._open(name, "activations", open_activations)  # type: ignore[no-any-return]
 
@@ -99,7 +99,7 @@ class Run:
 
         Evaluators should prefer `iter_samples`, which does not hold a large artifact in memory.
         """
-        from registry.readers.text import read_samples
+        from registry.readers.text.read import read_samples
 
         return self._open(name, "text", lambda p, s: read_samples(p, s))  # type: ignore[no-any-return]
 
@@ -110,7 +110,8 @@ class Run:
         (as `samples` does); a larger one is streamed from disk on every call and never held, so
         memory stays flat whatever the file's size, at the price of one parse per pass.
         """
-        from registry.readers.text import artifact_size, iter_samples
+        from registry.readers.text.lines import artifact_size
+        from registry.readers.text.read import iter_samples
 
         spec = self._spec_of_kind(name, "text")
         path = self.paths[name]

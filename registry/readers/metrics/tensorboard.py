@@ -46,13 +46,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from registry.errors import ArtifactError, display_path
-
-from ._logs import ArraySource, source_from_series
+from registry.readers.metrics.rows import ArraySource, source_from_series
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.runs.manifest import ArtifactSpec
+    from registry.readers.formats import ArtifactSpec
 
 EXTRA_HINT = "pip install 'claims-registry[tensorboard]'"
 EVENT_GLOB = "events.out.tfevents.*"
@@ -247,7 +246,7 @@ def event_files(path: Path) -> list[tuple[str, Path]]:
     return out
 
 
-def open_tensorboard(path: Path, spec: ArtifactSpec | None = None) -> ArraySource:
+def open_tensorboard(path: Path, spec: ArtifactSpec | None = None) -> ArraySource:  # noqa: ARG001 (every opener takes the spec)
     import numpy as np
 
     files = event_files(path)

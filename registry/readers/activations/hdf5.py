@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import ArtifactError
-
-from .activations import ArrayTensor, ArtifactOptions, MappedTensor, Tensor, TensorStore, _FileMap
+from registry.readers.activations.store import ArtifactOptions, TensorStore
+from registry.readers.activations.tensor import ArrayTensor, MappedTensor, Tensor, _FileMap
 
 
 def _import_h5py(path: Path) -> Any:

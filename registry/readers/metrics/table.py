@@ -1,154 +1,66 @@
-"""Step-indexed metric tables: CSV/TSV, JSONL and Parquet, read lazily, each column at most once.
+"""Step-indexed metric tables, read lazily, each column at most once; the reader of each format is
+picked here from registry/readers/formats.py (CSV/TSV, JSONL and Parquet, and the training-log formats).
 
 A table has a `step` column (integers) and metric columns. Non-numeric columns may be present;
-they are read only when named (a `where` filter, or a prediction that asks for them).
-"""
+they are read only when named (a `where` filter, or a prediction that asks for them)."""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError, CannotMeasure
-from registry.readers.formats import FORMATS, LOG_READERS, SUFFIX_FORMATS, name_format
+from registry.readers.formats import FORMATS, LOG_FORMATS, SUFFIX_FORMATS, name_format
+from registry.readers.metrics.csv import read_csv
+from registry.readers.metrics.jsonl import read_jsonl
+from registry.readers.metrics.parquet import ParquetSource
+from registry.readers.metrics.source import ColumnSource, FrameSource
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
-    from registry.runs.manifest import ArtifactSpec
-
-
-class ColumnSource:
-    """Reads named columns of one file; `columns` lists what is there."""
-
-    columns: list[str]
-    # Set by a source with no data at all: why a claim cannot measure anything in it.
-    empty_reason: str | None = None
-    # What a reader wants the user to know about the data it read (e.g. a truncated file).
-    notes: tuple[str, ...] = ()
-
-    def read(self, names: Sequence[str]) -> dict[str, Any]:
-        raise NotImplementedError
+    from registry.readers.formats import ArtifactSpec
 
 
-class _FrameSource(ColumnSource):
-    """Formats that can only be read whole: read once, then serve columns from the frame."""
+def _log_opener(fmt: str) -> Callable[[Path, ArtifactSpec | None], ColumnSource] | None:
+    """The reader of a training-log format (each imported only when its format is read)."""
+    if fmt == "tensorboard":
+        from registry.readers.metrics.tensorboard import open_tensorboard
 
-    def __init__(self, path: Path, load: Callable[[Path], pd.DataFrame]):
-        self.path = path
-        self._frame = load(path)
-        self.columns = [str(c) for c in self._frame.columns]
+        return open_tensorboard
+    if fmt == "mlflow":
+        from registry.readers.metrics.mlflow import open_mlflow
 
-    def read(self, names: Sequence[str]) -> dict[str, Any]:
-        return {n: self._frame[n] for n in names}
+        return open_mlflow
+    if fmt == "hf_trainer_state":
+        from registry.readers.metrics.hf import open_trainer_state
 
+        return open_trainer_state
+    if fmt == "lightning":
+        from registry.readers.metrics.lightning import open_lightning
 
-class _ParquetSource(ColumnSource):
-    def __init__(self, path: Path):
-        import pyarrow.parquet as pq
+        return open_lightning
+    if fmt == "wandb":
+        from registry.readers.metrics.wandb import open_wandb
 
-        self.path = path
-        try:
-            self._file = pq.ParquetFile(path)
-        except Exception as exc:
-            raise ArtifactError(path, f"not a readable Parquet file: {exc}") from None
-        self.columns = list(self._file.schema_arrow.names)
-
-    def read(self, names: Sequence[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        try:
-            for name in names:
-                values = self._numeric(name)
-                out[name] = values if values is not None else self._file.read(columns=[name]).column(name).to_numpy()
-        except Exception as exc:
-            raise ArtifactError(self.path, f"cannot read columns {list(names)}: {exc}") from None
-        return out
-
-    def _numeric(self, name: str) -> Any:
-        """A numeric column without nulls, read row group by row group straight into one numpy array
-        (reading it whole would hold Arrow's copy and numpy's at once); None for anything else.
-
-        Values are taken from the Arrow buffers with numpy.frombuffer: Array.to_numpy would import
-        pandas on first use (a quarter of a second), which nothing else here needs."""
-        import numpy as np
-        import pyarrow as pa
-
-        kind = self._file.schema_arrow.field(name).type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) or self._file.num_row_groups < 2:
-            return None
-        dtype = np.dtype(kind.to_pandas_dtype())
-        out = np.empty(self._file.metadata.num_rows, dtype=dtype)
-        pos = 0
-        for group in range(self._file.num_row_groups):
-            for chunk in self._file.read_row_group(group, columns=[name], use_threads=False).column(0).chunks:
-                if chunk.null_count:
-                    return None  # nulls become NaN on the whole-column path
-                size = len(chunk)
-                out[pos : pos + size] = np.frombuffer(
-                    chunk.buffers()[1], dtype=dtype, count=size, offset=chunk.offset * dtype.itemsize
-                )
-                pos += size
-            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed decode buffers otherwise
-        return out if pos == out.size else None
-
-
-def _read_csv(sep: str) -> Callable[[Path], pd.DataFrame]:
-    def load(path: Path) -> pd.DataFrame:
-        import pandas as pd
-
-        try:
-            return pd.read_csv(path, sep=sep, low_memory=False)
-        except pd.errors.EmptyDataError:
-            raise ArtifactError(path, "file is empty", hint="a header row with a 'step' column is expected") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise ArtifactError(path, f"not a readable table: {str(exc).strip()}") from None
-
-    return load
-
-
-def _read_jsonl(path: Path) -> pd.DataFrame:
-    import json
-
-    import pandas as pd
-
-    rows = []
-    with path.open("rb") as fh:
-        for lineno, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                # Without its newline, so that an error at the end of the line has that line's column.
-                obj = json.loads(raw.decode("utf-8").rstrip("\r\n"))
-            except UnicodeDecodeError as exc:
-                raise ArtifactError(path, "not UTF-8", line=lineno, column=exc.start + 1) from None
-            except json.JSONDecodeError as exc:
-                raise ArtifactError(path, f"invalid JSON: {exc.msg}", line=lineno, column=exc.colno) from None
-            if not isinstance(obj, dict):
-                raise ArtifactError(path, "each line must be a JSON object", line=lineno)
-            rows.append(obj)
-    return pd.DataFrame.from_records(rows)
+        return open_wandb
+    return None
 
 
 def open_source(path: Path, fmt: str, spec: ArtifactSpec | None = None) -> ColumnSource:
-    if fmt in LOG_READERS:
-        import importlib
-
-        module, func = LOG_READERS[fmt]
-        opener: Callable[[Path, ArtifactSpec | None], ColumnSource] = getattr(
-            importlib.import_module(f"{__package__}.{module}"), func
-        )
+    opener = _log_opener(fmt)
+    if opener is not None:
         return opener(path, spec)
     if path.is_dir():
         raise ArtifactError(path, f"is a folder, not a {fmt} file", hint=_folder_hint(path))
     if fmt == "parquet":
-        return _ParquetSource(path)
+        return ParquetSource(path)
     if fmt in ("csv", "tsv"):
-        return _FrameSource(path, _read_csv("\t" if fmt == "tsv" else ","))
+        return FrameSource(path, read_csv("\t" if fmt == "tsv" else ","))
     if fmt == "jsonl":
-        return _FrameSource(path, _read_jsonl)
+        return FrameSource(path, read_jsonl)
     raise ArtifactError(path, f"unknown metrics format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
 
 
@@ -163,7 +75,7 @@ def _folder_hint(path: Path) -> str:
     elif (path / "metrics.csv").is_file():
         guess = "lightning"
     else:
-        return f"a folder needs `format:` (one of {', '.join(LOG_READERS)})"
+        return f"a folder needs `format:` (one of {', '.join(LOG_FORMATS)})"
     return f"set `format: {guess}`"
 
 
@@ -307,15 +219,3 @@ class MetricsTable:
                 raw = self._pick(self._source.read([file_name])[file_name])
             self._cache[key] = _as_float(self.path, file_name, raw)
         return self._cache[key]
-
-    def raw_column(self, name: str) -> np.ndarray:
-        """Values of a column as stored (strings allowed), aligned with `steps`."""
-        import numpy as np
-
-        self.steps  # noqa: B018
-        file_name = self._file_name(name)
-        if file_name not in self._source.columns:
-            raise CannotMeasure(f"{self.path.name} has no column {file_name!r}")
-        if file_name not in self._cache:
-            self._cache[file_name] = self._pick(np.asarray(self._source.read([file_name])[file_name]))
-        return self._cache[file_name]

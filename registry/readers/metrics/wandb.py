@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError
-
-from ._logs import ArraySource, RowLog, csv_rows, read_csv_strings, source_from_rows
+from registry.readers.metrics.rows import ArraySource, RowLog, csv_rows, read_csv_strings, source_from_rows
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.runs.manifest import ArtifactSpec
+    from registry.readers.formats import ArtifactSpec
 
 STEP_HINT = "W&B history rows carry `_step`; the UI's CSV export has a `Step` column"
 

@@ -19,11 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.errors import ArtifactError
-
-from ._logs import ArraySource, csv_rows, read_csv_strings, source_from_rows
+from registry.readers.metrics.rows import ArraySource, csv_rows, read_csv_strings, source_from_rows
 
 if TYPE_CHECKING:
-    from registry.runs.manifest import ArtifactSpec
+    from registry.readers.formats import ArtifactSpec
 
 FILE_NAME = "metrics.csv"
 

@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError, display_path
-
-from ._logs import ArraySource, source_from_series
+from registry.readers.metrics.rows import ArraySource, source_from_series
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.runs.manifest import ArtifactSpec
+    from registry.readers.formats import ArtifactSpec
 
 DBL_MAX = 1.7976931348623157e308
 

@@ -28,13 +28,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError
-
-from .metrics import ColumnSource
+from registry.readers.metrics.source import ColumnSource
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.runs.manifest import ArtifactSpec
+    from registry.readers.formats import ArtifactSpec
 
 STEP_RENAMED = "step_logged"
 
