@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING
 
 from registry.config import Settings, load_settings
 from registry.errors import Location, UserError, UserErrors, display_path
+from registry.files import walk
 from registry.language.load import CLAIM_SUFFIXES, LoadedClaim, load_claims
 from registry.plugins import Evaluator, EvaluatorRegistry, PluginFailure
-from registry.runs.manifest import MANIFEST
+from registry.runs.manifest import MANIFEST, find_run_manifests
 from registry.runs.run import Run
 from registry.verdicts.engine import Evaluation, load_runs, select_claims, write_verdicts
 from registry.verdicts.engine import evaluate as run_evaluation
@@ -26,33 +27,28 @@ if TYPE_CHECKING:
 def _split_paths(paths: list[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
     """Claim files and run manifests among the given files and folders.
 
-    Walking a folder (`registry validate .`) leaves out the verdicts folder `skip` and hidden
-    folders (.git, .github, .pre-commit-config.yaml): their YAML files are not claims."""
+    A folder (`registry validate .`) is walked by the one walker (hidden folders left out: their YAML
+    files are not claims); the verdicts folder `skip` and the files of run folders are not claims."""
     claims: list[Path] = []
     runs: list[Path] = []
     skip = skip.resolve() if skip is not None else None
-
-    def wanted(f: Path, root: Path) -> bool:
-        if any(part.startswith(".") for part in f.relative_to(root).parts):
-            return False
-        return skip is None or not (f.resolve() == skip or skip in f.resolve().parents)
-
     for p in paths:
         if not p.exists():
             raise UserError("no such file or folder", location=Location(display_path(p)))
         if p.is_file():
             (runs if p.name == MANIFEST else claims).append(p)
             continue
-        run_dirs: set[Path] = set()
-        for manifest in sorted(p.rglob(MANIFEST)):
-            if wanted(manifest, p):
-                run_dirs.add(manifest.parent)
-                runs.append(manifest)
-        for f in sorted(p.rglob("*")):
-            inside_a_run = any(d in f.parents for d in run_dirs)
-            if f.suffix in CLAIM_SUFFIXES and f.name != MANIFEST and f.is_file() and not inside_a_run and wanted(f, p):
-                claims.append(f)
+        manifests = find_run_manifests([p])
+        runs.extend(manifests)
+        claims.extend(_claim_files_below(p, {m.parent for m in manifests}, skip))
     return claims, runs
+
+
+def _claim_files_below(folder: Path, run_dirs: set[Path], skip: Path | None) -> list[Path]:
+    def descend(d: Path) -> bool:
+        return d not in run_dirs and d.resolve() != skip
+
+    return [f for f in walk(folder, descend) if f.suffix in CLAIM_SUFFIXES and f.parent not in run_dirs]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator, model_validator
 
 from registry.errors import Location, UserError, UserErrors, display_path
+from registry.files import walk
 from registry.readers.formats import METRICS_FORMATS, RUN_FORMATS, SUFFIX_KINDS, ArtifactKind, ScalarValue
 from registry.yamlsource import YamlDocument, load_yaml, located
 
@@ -153,7 +154,9 @@ def resolve_inside(folder: Path, relative: str, loc: Location) -> Path:
 
 
 def find_run_manifests(roots: list[Path]) -> list[Path]:
-    """Every `run.yaml` below the given folders (or a folder that is itself a run), sorted."""
+    """Every `run.yaml` below the given folders (or a folder that is itself a run), sorted.
+
+    A run's own folders are its artifacts, not more runs: the walk stops at a folder holding run.yaml."""
     found: set[Path] = set()
     for root in roots:
         if root.is_file() and root.name == MANIFEST:
@@ -161,11 +164,5 @@ def find_run_manifests(roots: list[Path]) -> list[Path]:
         elif (root / MANIFEST).is_file():
             found.add(root / MANIFEST)
         elif root.is_dir():
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                if MANIFEST in filenames:
-                    found.add(Path(dirpath) / MANIFEST)
-                    dirnames[:] = []  # a run's own folders are its artifacts, not more runs
+            found.update(f for f in walk(root, descend=lambda d: not (d / MANIFEST).is_file()) if f.name == MANIFEST)
     return sorted(found)
-
-

@@ -1,0 +1,134 @@
+"""The claim language's rules that a claim's model alone cannot check: each needs another file —
+the claim's file name, the evaluator a prediction names (its levels, its Params model, the
+statistics it produces), or the other claims. One function per rule; each returns the located
+errors it finds (an empty list when the rule holds), so that every problem is reported at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ValidationError
+
+from registry.errors import UserError, display_path
+from registry.language.schema import Claim, Prediction
+from registry.plugins import Evaluator, EvaluatorRegistry
+from registry.yamlsource import KeyPath, YamlDocument, located
+
+if TYPE_CHECKING:
+    from registry.language.load import LoadedClaim
+
+
+def id_matches_file_name(claim: Claim, path: Path, doc: YamlDocument) -> list[UserError]:
+    """A claim's `id` equals its file's stem."""
+    if claim.id == path.stem:
+        return []
+    return [
+        UserError(
+            f"id {claim.id!r} does not match the file name {path.name!r}",
+            location=doc.locate(("id",)),
+            hint=f"rename the file to {claim.id}.yaml or set id: {path.stem}",
+        )
+    ]
+
+
+def level_supported(pred: Prediction, evaluator: Evaluator, doc: YamlDocument, base: KeyPath) -> list[UserError]:
+    """The prediction's `level` is one its evaluator supports."""
+    if pred.level in evaluator.levels:
+        return []
+    return [
+        UserError(
+            f"evaluator {pred.evaluator!r} does not support level {pred.level!r}",
+            location=doc.locate(base + ("level",)),
+            hint=f"it supports: {', '.join(sorted(evaluator.levels))}",
+        )
+    ]
+
+
+def across_matches(pred: Prediction, evaluator: Evaluator, doc: YamlDocument, base: KeyPath) -> list[UserError]:
+    """`across: runs` is set exactly on predictions whose evaluator measures several runs at once."""
+    if pred.across == evaluator.across:
+        return []
+    return [
+        UserError(
+            f"evaluator {pred.evaluator!r} measures "
+            + ("several runs at once" if evaluator.across == "runs" else "one run at a time"),
+            location=doc.locate(base + ("evaluator",)),
+            hint="set `across: runs` on this prediction"
+            if evaluator.across == "runs"
+            else "remove `across: runs`, or use a cross-run evaluator such as runs.compare",
+        )
+    ]
+
+
+def params_valid(
+    pred: Prediction, evaluator: Evaluator, evaluators: EvaluatorRegistry, doc: YamlDocument, base: KeyPath
+) -> tuple[BaseModel | None, list[UserError]]:
+    """`params` validate against the evaluator's Params model, then pass the evaluator's own `check`."""
+    try:
+        validated = evaluator.Params.model_validate(pred.params)
+    except ValidationError as exc:
+        known = ", ".join(evaluator.Params.model_fields) or "none"
+        fallback = f"{pred.evaluator} takes: {known} (see `registry evaluators`)"
+        return None, located(exc, doc, evaluator.Params, base + ("params",), fallback)
+    try:
+        evaluator.check(validated, evaluators)
+    except ValueError as exc:
+        return None, [UserError(str(exc), location=doc.locate(base + ("params",)))]
+    return validated, []
+
+
+def groups_declared(
+    pred: Prediction, evaluator: Evaluator, validated: BaseModel, doc: YamlDocument, base: KeyPath
+) -> list[UserError]:
+    """Every run group the params name is declared under the prediction's `groups:`."""
+    return [
+        UserError(
+            f"params name group {group!r}, which the prediction does not declare",
+            location=doc.locate(base + ("params",)),
+            hint=f"declared groups: {', '.join(pred.groups) or 'none'} (add them under `groups:`)",
+        )
+        for group in evaluator.group_names(validated)
+        if group not in pred.groups
+    ]
+
+
+def statistics_produced(
+    pred: Prediction, evaluator: Evaluator, validated: BaseModel, doc: YamlDocument, base: KeyPath
+) -> list[UserError]:
+    """Every `expect` line compares a statistic the evaluator produces with these params."""
+    produced = evaluator.statistics_for(validated)
+    errors: list[UserError] = []
+    for j, line in enumerate(pred.expect):
+        if line.stat not in produced:
+            close = difflib.get_close_matches(line.stat, produced, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            errors.append(
+                UserError(
+                    f"{pred.evaluator} does not produce statistic {line.stat!r}",
+                    location=doc.locate(base + ("expect", j, "stat")),
+                    hint=f"{hint}it produces: {', '.join(produced)}",
+                )
+            )
+    return errors
+
+
+def ids_unique(claims: Sequence[LoadedClaim]) -> list[UserError]:
+    """Claim ids are unique across the registry."""
+    first: dict[str, LoadedClaim] = {}
+    errors: list[UserError] = []
+    for lc in claims:
+        if lc.id in first:
+            errors.append(
+                UserError(
+                    f"duplicate claim id {lc.id!r} (also in {display_path(first[lc.id].path)})",
+                    location=lc.doc.locate(("id",)),
+                    hint="claim ids are unique across the registry",
+                )
+            )
+        else:
+            first[lc.id] = lc
+    return errors
