@@ -44,15 +44,11 @@ def display_path(path: Path | str) -> str:
 
 
 class RegistryError(Exception):
-    """Base of every error the registry raises on purpose."""
-
-    exit_code = EXIT_INTERNAL
+    """Base of every error the registry raises on purpose (the CLI exits 3 on it)."""
 
 
 class UserError(RegistryError):
     """Bad input or usage: one located line, exit code 2."""
-
-    exit_code = EXIT_BAD_INPUT
 
     def __init__(self, message: str, *, location: Location | None = None, hint: str | None = None):
         super().__init__(message)

@@ -48,7 +48,7 @@ def _claim_files_below(folder: Path, run_dirs: set[Path], skip: Path | None) -> 
     def descend(d: Path) -> bool:
         return d not in run_dirs and d.resolve() != skip
 
-    return [f for f in walk(folder, descend) if f.suffix in CLAIM_SUFFIXES and f.parent not in run_dirs]
+    return [f for f in walk(folder, descend) if f.suffix in CLAIM_SUFFIXES and f.parent not in run_dirs | {skip}]
 
 
 @dataclass(frozen=True)

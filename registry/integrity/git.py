@@ -135,13 +135,6 @@ class Git:
             )
         return git
 
-    def require_full_history(self, purpose: str) -> None:
-        if self.shallow:
-            raise GitUnavailable(
-                f"{purpose} needs the full git history, and this is a shallow clone",
-                hint="run `git fetch --unshallow` (in GitHub Actions: actions/checkout with fetch-depth: 0)",
-            )
-
     # --- plumbing --------------------------------------------------------------------------------
 
     def run(self, *args: str, input: bytes | None = None) -> bytes:
