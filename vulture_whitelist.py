@@ -37,6 +37,11 @@ claim_committed  # Registration
 run_started  # Registration
 run_started_from  # Registration
 
+# Read by tests and by whoever debugs a manifest: where a tensor's axis names came from.
+_.axes_source
+# What a metrics table offers a claim (tests; error hints in evaluators on the other branch).
+_.available
+
 # Owned by the evaluators branch (registry/plugins.py, evaluators/): to review when it lands.
 _.from_evaluators  # registry/plugins.py: EvaluatorRegistry.from_evaluators, used only by tests/test_plugins.py
 ACTIVATION_SERIES_STATS  # evaluators/series.py, used by no caller in this branch

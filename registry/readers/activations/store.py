@@ -98,7 +98,7 @@ class TensorStore:
                     f"{self.path.name}: tensor {real!r} has shape {list(t.shape)} ({t.ndim} axes), "
                     f"but {source} names {len(axes)} axes {axes}"
                 )
-            t.axes = list(axes)
+            t.axes, t.axes_source = list(axes), source
         return t
 
     def shape(self, name: str) -> tuple[int, ...]:

@@ -86,6 +86,7 @@ class Tensor:
         self.stored = stored
         self.source = source
         self.axes: list[str] | None = None
+        self.axes_source: str | None = None
 
     @property
     def ndim(self) -> int:

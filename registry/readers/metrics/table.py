@@ -131,6 +131,10 @@ class MetricsTable:
         """What the reader wants known about the data (e.g. a truncated log read up to the cut)."""
         return self._source.notes
 
+    def available(self) -> list[str]:
+        """Column names a claim may use: the file's columns and the declared aliases."""
+        return sorted(set(self._source.columns) | set(self.spec.columns))
+
     def _file_name(self, name: str) -> str:
         return self.spec.columns.get(name, name)
 
