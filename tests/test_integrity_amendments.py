@@ -10,7 +10,7 @@ import pytest
 from conftest import FIXTURES, Project, invoke
 from integrity_git import CLAIM, Repo, git
 
-from registry.integrity.amendments import classify
+from registry.language.changes import classify
 from registry.language.fingerprint import claim_from_text, fingerprint
 from registry.language.schema import Claim
 

@@ -19,7 +19,8 @@ from registry.verdicts.file import read_verdicts
 from registry.verdicts.model import Verdict
 
 if TYPE_CHECKING:
-    from registry.integrity.history import EarlierVerdict, History, VerdictDiff
+    from registry.integrity.diff import VerdictDiff
+    from registry.integrity.history import EarlierVerdict, History
     from registry.integrity.status import ProjectStatus, Stats
     from registry.language.lints import Lint
 
@@ -215,7 +216,7 @@ def history(claim_id: str, run: str | None) -> History:
 
 
 def diff(a: str | None, b: str | None) -> VerdictDiff:
-    from registry.integrity.history import verdict_diff
+    from registry.integrity.diff import verdict_diff
 
     return verdict_diff(load_settings(), a, b)
 

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import display_path
-from registry.verdicts.model import canonical
+from registry.integrity.diff import DiffEntry
+from registry.integrity.history import HistoryEntry
+from registry.verdicts.model import ACROSS_RUNS, canonical
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from registry.cli.commands import ClaimRow
-    from registry.integrity.history import EarlierVerdict, History, Summary, VerdictDiff
+    from registry.integrity.diff import VerdictDiff
+    from registry.integrity.history import EarlierVerdict, History
     from registry.integrity.status import ProjectStatus, Stats
+    from registry.integrity.summary import Summary
     from registry.language.load import LoadedClaim
     from registry.plugins import Evaluator, PluginFailure
     from registry.verdicts.engine import Evaluation
@@ -124,7 +129,7 @@ def claim_detail(
 ) -> None:
     from rich.markup import escape
 
-    from registry.integrity.amendments import version_label
+    from registry.language.changes import version_label
     from registry.language.fingerprint import same_version
     from registry.verdicts.model import recorded_fingerprint
 
@@ -251,11 +256,9 @@ def _transition(before: Summary | None, after: Summary | None) -> str:
 def verdict_history(history: History, fmt: str) -> None:
     """One line per change, newest first, like `git log --oneline` (a table of thousands of rows
     would be slow to lay out and no easier to read)."""
-    from registry.integrity.history import as_data
-
     _notes(history.notes)
     if fmt == "json":
-        _json({"claim": history.claim_id, "entries": as_data(history.entries), "notes": history.notes})
+        _json({"claim": history.claim_id, "entries": _as_data(history.entries), "notes": history.notes})
         return
     from rich.markup import escape
 
@@ -282,14 +285,12 @@ def verdict_history(history: History, fmt: str) -> None:
 
 
 def verdict_diff(diff: VerdictDiff, fmt: str) -> None:
-    from registry.integrity.history import as_data, markdown
-
     if fmt == "markdown":
-        print(markdown(diff), end="")
+        print(_markdown(diff), end="")
         return
     _notes(diff.notes)
     if fmt == "json":
-        _json({"a": diff.a, "b": diff.b, "entries": as_data(diff.entries), "counts": diff.counts()})
+        _json({"a": diff.a, "b": diff.b, "entries": _as_data(diff.entries), "counts": diff.counts()})
         return
     from rich.markup import escape
     from rich.table import Table
@@ -346,3 +347,62 @@ def registry_stats(stats: Stats, fmt: str) -> None:
     for claim, outcomes in stats.retired_outcomes.items():
         console.print(escape(f"retired {claim}: {counts(outcomes)}"))
 
+
+# --- JSON rows and the pull-request comment (history, diff) -------------------------------------------
+
+
+def _markdown(diff: VerdictDiff) -> str:
+    """The diff as a pull-request comment."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    def outcome(s: Summary | None, bold: bool) -> str:
+        if s is None:
+            return "—"
+        return f"**{s.outcome}**" if bold else s.outcome
+
+    lines = [f"### Verdict changes: `{diff.a}` → {'working tree' if diff.b == 'working tree' else f'`{diff.b}`'}", ""]
+    if not diff.entries:
+        lines.append("No verdict changed.")
+        return "\n".join(lines) + "\n"
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(diff.counts().items()))
+    lines += [f"{len(diff.entries)} verdict(s) changed: {summary}.", ""]
+    lines += ["| claim | run | before | after | what changed |", "| --- | --- | --- | --- | --- |"]
+    for e in diff.entries:
+        changed = e.before is not None and e.after is not None and e.before.outcome != e.after.outcome
+        run = "across runs" if e.run == ACROSS_RUNS else e.run
+        lines.append(
+            f"| `{cell(e.claim)}` | `{cell(run)}` | {outcome(e.before, False)} | {outcome(e.after, changed)} "
+            f"| {cell('; '.join(e.changes[:6]) + ('; …' if len(e.changes) > 6 else ''))} |"
+        )
+    for note in diff.notes:
+        lines += ["", f"_{note}_"]
+    return "\n".join(lines) + "\n"
+
+
+def _as_data(entries: Iterable[HistoryEntry | DiffEntry]) -> list[dict[str, Any]]:
+    """JSON-ready rows for `--format json`."""
+    out: list[dict[str, Any]] = []
+    for e in entries:
+        row: dict[str, Any] = {
+            "run": e.run,
+            "before": e.before.outcome if e.before else None,
+            "after": e.after.outcome if e.after else None,
+            "changes": e.changes,
+        }
+        if isinstance(e, HistoryEntry):
+            row.update(
+                commit=e.commit.sha,
+                date=e.commit.iso,
+                author=e.commit.author,
+                subject=e.commit.subject,
+                claim_version=e.version,
+            )
+        else:
+            row["claim"] = e.claim
+        if e.after is not None:
+            row["fingerprint"] = e.after.fingerprint
+            row["registration"] = e.after.registration
+        out.append(row)
+    return out

@@ -105,7 +105,7 @@ def stale_reasons(
         reasons.append(f"written by verdict schema version {verdict.schema_version} (now {SCHEMA_VERSION})")
     current = fingerprint(claim)
     if not matches(verdict, claim, current):
-        from registry.integrity.amendments import version_label
+        from registry.language.changes import version_label
 
         label = version_label(claim, recorded_fingerprint(verdict), verdict.schema_version)
         reasons.append(f"claim changed since (recorded under {label}, fingerprint {recorded_fingerprint(verdict)[:12]})")

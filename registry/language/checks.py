@@ -132,3 +132,33 @@ def ids_unique(claims: Sequence[LoadedClaim]) -> list[UserError]:
         else:
             first[lc.id] = lc
     return errors
+
+
+def supersedes_retired(claims: Sequence[LoadedClaim], complete: bool) -> list[UserError]:
+    """`supersedes:` must name a claim that exists (when all claims are loaded) and is retired."""
+    by_id = {lc.id: lc for lc in claims}
+    errors: list[UserError] = []
+    for lc in claims:
+        old_id = lc.claim.supersedes
+        if old_id is None:
+            continue
+        old = by_id.get(old_id)
+        if old is None:
+            if complete:
+                errors.append(
+                    UserError(
+                        f"supersedes {old_id!r}, which is not a claim",
+                        location=lc.doc.locate(("supersedes",)),
+                        hint="keep the old claim file, with `status: retired`",
+                    )
+                )
+            continue
+        if old.claim.status != "retired":
+            errors.append(
+                UserError(
+                    f"supersedes {old_id!r}, which is still {old.claim.status}",
+                    location=lc.doc.locate(("supersedes",)),
+                    hint=f"set `status: retired` in {display_path(old.path)}",
+                )
+            )
+    return errors

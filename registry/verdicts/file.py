@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from pydantic import ValidationError
 
 from registry.errors import Location, UserError, display_path
 from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, canonical
+from registry.yamlsource import load_yaml, validation_errors
 
 
 class _Dumper(yaml.SafeDumper):
@@ -103,10 +105,10 @@ def write_atomic(path: Path, text: str) -> bool:
     return True
 
 
-def read_verdict(path: Path) -> Verdict:
-    from registry.yamlsource import load_yaml
-
-    doc = load_yaml(path)
+def read_verdict(path: Path, *, text: str | None = None) -> Verdict:
+    """A verdict file, validated (any schema version up to this tool's), through the one YAML loader;
+    `text`: its content when it does not come from `path` (a version of the file in git)."""
+    doc = load_yaml(path, text=text)
     version = doc.data.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise UserError(
@@ -117,8 +119,6 @@ def read_verdict(path: Path) -> Verdict:
     try:
         return Verdict.model_validate(doc.data)
     except ValidationError as exc:
-        from registry.yamlsource import validation_errors
-
         first = validation_errors(exc, doc)[0]
         raise UserError(f"not a valid verdict file: {first.message}", location=first.location) from None
 
@@ -128,3 +128,45 @@ def read_verdicts(folder: Path, claim_id: str) -> list[Verdict]:
     if not d.is_dir():
         return []
     return [read_verdict(p) for p in sorted(d.glob("*.yaml"))]
+
+
+def readable_verdicts(folder: Path, claim_id: str) -> list[Verdict]:
+    """The claim's verdict files that can be read; `registry status` reports the others."""
+    out = []
+    for path in sorted((folder / claim_id).glob("*.yaml")):
+        try:
+            out.append(read_verdict(path))
+        except UserError:
+            continue
+    return out
+
+
+@dataclass(frozen=True)
+class VerdictHeader:
+    """What a verdict file says about the claim it judged, read without parsing the rest."""
+
+    schema_version: int
+    fingerprint: str
+    """v2 `claim.fingerprint`, or v1 `claim.sha256`."""
+    status: str | None
+    """The claim's status when judged (v2)."""
+
+
+def read_header(text: bytes) -> VerdictHeader | None:
+    """The header of a verdict file (`schema_version` and the `claim:` block), by a scan of the bytes:
+    verdict files are canonical (written by `render`), and history and amendments read thousands of
+    committed versions. None when the text does not have that shape."""
+    claim: dict[str, str] = {}
+    start = text.find(b"\nclaim:\n")
+    if start >= 0:
+        for line in text[start + 8 :].split(b"\n"):
+            if not line.startswith(b"  "):
+                break
+            key, _, value = line.strip().partition(b": ")
+            claim[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace").strip("'\"")
+    version_at = text.find(b"\nschema_version: ")
+    version = text[version_at + 17 :].split(b"\n", 1)[0] if version_at >= 0 else b""
+    fp = claim.get("fingerprint") or claim.get("sha256")
+    if not fp or not version.isdigit():
+        return None
+    return VerdictHeader(int(version), fp, claim.get("status"))
