@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from registry.config import Settings, load_settings
 from registry.errors import Location, UserError, UserErrors, display_path
 from registry.files import walk
-from registry.language.load import CLAIM_SUFFIXES, LoadedClaim, load_claims
+from registry.language.load import CLAIM_SUFFIXES, load_claims
+from registry.language.loaded import LoadedClaim
 from registry.plugins import Evaluator, EvaluatorRegistry, PluginFailure
 from registry.runs.manifest import MANIFEST, find_run_manifests
 from registry.runs.run import Run

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from registry.integrity.history import EarlierVerdict, History
     from registry.integrity.status import ProjectStatus, Stats
     from registry.integrity.summary import Summary
-    from registry.language.load import LoadedClaim
+    from registry.language.loaded import LoadedClaim
     from registry.plugins import Evaluator, PluginFailure
     from registry.verdicts.engine import Evaluation
     from registry.verdicts.model import Verdict

@@ -24,7 +24,7 @@ from registry.integrity.git import Git
 from registry.language import checks
 from registry.language.changes import amendment_for, classify
 from registry.language.fingerprint import claim_from_text, fingerprint, same_version
-from registry.language.load import LoadedClaim
+from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim
 from registry.verdicts.file import read_header, readable_verdicts
 from registry.verdicts.model import Verdict, recorded_fingerprint

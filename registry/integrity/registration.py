@@ -25,7 +25,7 @@ from pathlib import Path
 
 from registry.integrity.git import Commit, Git, iso_utc
 from registry.language.fingerprint import claim_from_text, fingerprint
-from registry.language.load import LoadedClaim
+from registry.language.loaded import LoadedClaim
 from registry.runs.run import Run
 from registry.verdicts.model import Registration, Verdict
 

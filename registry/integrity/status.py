@@ -20,7 +20,8 @@ from registry.config import Settings
 from registry.errors import UserError
 from registry.integrity.registration import Registrar
 from registry.language.fingerprint import fingerprint
-from registry.language.load import LoadedClaim, load_claims
+from registry.language.load import load_claims
+from registry.language.loaded import LoadedClaim
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
 from registry.runs.run import Run, selects
 from registry.verdicts.engine import load_runs

@@ -19,7 +19,7 @@ from registry.plugins import Evaluator, EvaluatorRegistry
 from registry.yamlsource import KeyPath, YamlDocument, located
 
 if TYPE_CHECKING:
-    from registry.language.load import LoadedClaim
+    from registry.language.loaded import LoadedClaim
 
 
 def id_matches_file_name(claim: Claim, path: Path, doc: YamlDocument) -> list[UserError]:

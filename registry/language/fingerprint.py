@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from typing import Any
 
+from registry.errors import UserError
 from registry.language.schema import Claim
+from registry.yamlsource import load_yaml
 
 # Keys of a selection (applies_to, a group) whose lists are sets.
 _SET_KEYS = ("tags", "runs")
@@ -103,14 +106,12 @@ def same_version(recorded: str, schema_version: int, claim: Claim) -> bool:
 
 
 def claim_from_text(text: str | bytes) -> Claim | None:
-    """The claim in a YAML text (e.g. a file's version in git), or None when it is not a valid claim
-    under the current schema."""
-    import yaml
+    """The claim in a YAML text (e.g. a file's version in git), read by the one YAML loader, or None
+    when it is not a valid claim under the current schema."""
     from pydantic import ValidationError
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(text, Loader=loader)
-        return Claim.model_validate(data)
-    except (yaml.YAMLError, ValidationError, ValueError, TypeError):
+        doc = load_yaml(Path("<claim in git>"), text=text.decode("utf-8") if isinstance(text, bytes) else text)
+        return Claim.model_validate(doc.data)
+    except (UserError, ValidationError, UnicodeDecodeError):
         return None

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from registry.errors import Location
 from registry.language.judge import decision_rule
-from registry.language.load import LoadedClaim
+from registry.language.loaded import LoadedClaim
 from registry.language.schema import ALPHA, ExpectLine
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
 

@@ -8,7 +8,6 @@ catches a bad parameter long before anything runs.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
@@ -16,26 +15,12 @@ from pydantic import BaseModel, ValidationError
 from registry.errors import Location, UserError, UserErrors, display_path
 from registry.files import walk
 from registry.language import checks
+from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from registry.yamlsource import KeyPath, YamlDocument, load_yaml, located
+from registry.yamlsource import KeyPath, load_yaml, located
 
 CLAIM_SUFFIXES = (".yaml", ".yml")
-
-
-@dataclass(frozen=True)
-class LoadedClaim:
-    claim: Claim
-    path: Path
-    doc: YamlDocument
-    # Validated params per prediction id; None where the evaluator could not be loaded.
-    params: dict[str, BaseModel | None]
-    # Evaluators that failed to load, by prediction id (those predictions become `error`).
-    unavailable: dict[str, str]
-
-    @property
-    def id(self) -> str:
-        return self.claim.id
 
 
 def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:

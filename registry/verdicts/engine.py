@@ -16,7 +16,7 @@ from typing import Any
 from registry import __version__
 from registry.errors import CannotMeasure, UserError, UserErrors, display_path
 from registry.language.judge import combine, decision_rule, judge_measurement
-from registry.language.load import LoadedClaim
+from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim, Outcome, Prediction
 from registry.plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
 from registry.runs.manifest import find_run_manifests

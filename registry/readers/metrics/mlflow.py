@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry.errors import ArtifactError, display_path
+from registry.errors import ArtifactError, UserError, display_path
 from registry.readers.metrics.rows import ArraySource, source_from_series
+from registry.yamlsource import load_yaml
 
 if TYPE_CHECKING:
     import numpy as np
@@ -82,12 +83,10 @@ def _choose(path: Path, runs: list[_RunInfo], wanted: str | None) -> _RunInfo:
 def _run_name(folder: Path) -> str | None:
     meta = folder / "meta.yaml"
     if meta.is_file():
-        import yaml
-
         try:
-            doc = yaml.safe_load(meta.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, OSError, UnicodeDecodeError):
-            doc = None
+            doc = load_yaml(meta).data
+        except UserError:
+            doc = None  # not readable: the run is still found by its id, or by its runName tag
         if isinstance(doc, dict) and doc.get("run_name"):
             return str(doc["run_name"])
     tag = folder / "tags" / "mlflow.runName"
