@@ -116,7 +116,7 @@ def show(claim: Annotated[str, typer.Argument(help="Claim id.")]) -> None:
     """A claim and its verdicts."""
     from registry.cli import commands, render
 
-    render.claim_detail(*commands.show(claim))
+    render.claim_detail(commands.show(claim))
 
 
 @app.command()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from registry.integrity.diff import VerdictDiff
     from registry.integrity.history import EarlierVerdict, History
     from registry.integrity.status import ProjectStatus, Stats
+    from registry.language.judge import Decision
     from registry.language.lints import Lint
 
 
@@ -133,19 +134,36 @@ def list_claims() -> list[ClaimRow]:
     return [ClaimRow(c, read_verdicts(settings.verdicts, c.id)) for c in claims]
 
 
-def show(claim_id: str) -> tuple[LoadedClaim, list[Verdict], str, list[EarlierVerdict]]:
-    """The claim, its verdicts, its fingerprint, and (amended claims, from git) the last verdict of
-    each run under each earlier version."""
+@dataclass(frozen=True)
+class ClaimDetail:
+    claim: LoadedClaim
+    fingerprint: str
+    decision: Decision | None
+    """The claim's decision rule, when it sets `alpha:` or uses `value: alpha`."""
+    verdicts: list[tuple[Verdict, str | None]]
+    """Each verdict with the claim version it judged (None: the current one)."""
+    earlier: list[EarlierVerdict]
+    """Amended claims, from git: the last verdict of each run under each earlier version."""
+
+
+def show(claim_id: str) -> ClaimDetail:
     from registry.integrity.history import earlier_verdicts
+    from registry.language.changes import recorded_under
+    from registry.language.judge import decision_rule, uses_alpha
     from registry.verdicts.engine import claim_fingerprint
+    from registry.verdicts.model import recorded_fingerprint
 
     settings = load_settings()
     claims = _load_project(settings, EvaluatorRegistry())
     (chosen,) = select_claims(claims, [claim_id])[:1] or (None,)
     if chosen is None or chosen.id != claim_id:
         raise UserError(f"no claim with id {claim_id!r}", hint="see `registry list`")
-    verdicts = read_verdicts(settings.verdicts, claim_id)
-    return chosen, verdicts, claim_fingerprint(chosen.claim), earlier_verdicts(settings, chosen.claim)
+    c = chosen.claim
+    verdicts = [
+        (v, recorded_under(c, recorded_fingerprint(v), v.schema_version)) for v in read_verdicts(settings.verdicts, claim_id)
+    ]
+    decision = decision_rule(c) if uses_alpha(c) else None
+    return ClaimDetail(chosen, claim_fingerprint(c), decision, verdicts, earlier_verdicts(settings, c))
 
 
 def evaluators() -> tuple[list[Evaluator], list[PluginFailure]]:

@@ -15,12 +15,11 @@ from registry.verdicts.model import ACROSS_RUNS, canonical
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from registry.cli.commands import ClaimRow
+    from registry.cli.commands import ClaimDetail, ClaimRow
     from registry.integrity.diff import VerdictDiff
-    from registry.integrity.history import EarlierVerdict, History
+    from registry.integrity.history import History
     from registry.integrity.status import ProjectStatus, Stats
     from registry.integrity.summary import Summary
-    from registry.language.loaded import LoadedClaim
     from registry.plugins import Evaluator, PluginFailure
     from registry.verdicts.engine import Evaluation
     from registry.verdicts.model import Verdict
@@ -124,45 +123,30 @@ def claim_list(rows: list[ClaimRow], fmt: str) -> None:
     _console().print(table)
 
 
-def claim_detail(
-    lc: LoadedClaim, verdicts: list[Verdict], fingerprint: str, earlier: list[EarlierVerdict] | None = None
-) -> None:
+def claim_detail(detail: ClaimDetail) -> None:
     from rich.markup import escape
 
-    from registry.language.changes import version_label
-    from registry.language.fingerprint import same_version
-    from registry.verdicts.model import recorded_fingerprint
-
-    c = lc.claim
-    console = _console()
+    lc, c, console = detail.claim, detail.claim.claim, _console()
     console.print(f"[bold]{escape(c.id)}[/] — {escape(c.title)}  ({c.status})")
-    console.print(f"file: {escape(display_path(lc.path))}   fingerprint: {fingerprint[:12]}")
+    console.print(f"file: {escape(display_path(lc.path))}   fingerprint: {detail.fingerprint[:12]}")
     console.print(f"statement: {escape(c.statement.strip())}")
     console.print(f"falsified if: {escape(c.falsified_if.strip())}")
     for p in c.predictions:
         lines = " and ".join(f"{e.stat} {e.op} {e.value}" for e in p.expect)
         console.print(escape(f"  - {p.id} [{p.level}] {p.evaluator}: {lines} (min_samples {p.min_samples})"))
-    if c.alpha != 0.05 or any(e.value == "alpha" for p in c.predictions for e in p.expect):
-        from registry.language.judge import decision_rule
-
-        d = decision_rule(c)
-        console.print(f"alpha: {c.alpha:g} ({d.rule}; `alpha` in an expect line means {d.per_test_alpha:.4g})")
+    if detail.decision is not None:
+        d = detail.decision
+        console.print(f"alpha: {d.alpha:g} ({d.rule}; `alpha` in an expect line means {d.per_test_alpha:.4g})")
     if c.supersedes:
         console.print(f"supersedes: {escape(c.supersedes)}")
     for a in c.amendments:
         console.print(escape(f"amended {a.date}: {a.reason.strip()} (replaces {a.replaces[:12]})"))
-    for e in earlier or []:
+    for e in detail.earlier:
         console.print(escape(f"under the {e.label}: run {e.run}: {e.outcome} (commit {e.commit.short}, {e.commit.day})"))
-    if not verdicts:
+    if not detail.verdicts:
         console.print("no verdicts yet: run `registry evaluate " + c.id + "`")
-    for v in verdicts:
-        label = version_label(c, recorded_fingerprint(v), v.schema_version)
-        if same_version(recorded_fingerprint(v), v.schema_version, c):
-            stale = ""
-        elif label == "an unrecorded earlier version":
-            stale = "  [yellow](recorded under an older version of the claim)[/]"
-        else:
-            stale = f"  [yellow](recorded under the {escape(label)})[/]"
+    for v, version in detail.verdicts:
+        stale = f"  [yellow](recorded under {escape(version)})[/]" if version is not None else ""
         console.print(f"run {escape(v.run_label)}: {_outcome(v.outcome)}{stale}")
         if v.registration is not None:
             console.print(f"    registration: {v.registration.level} ({escape(v.registration.reason)})")
@@ -362,7 +346,7 @@ def _markdown(diff: VerdictDiff) -> str:
             return "—"
         return f"**{s.outcome}**" if bold else s.outcome
 
-    lines = [f"### Verdict changes: `{diff.a}` → {'working tree' if diff.b == 'working tree' else f'`{diff.b}`'}", ""]
+    lines = [f"### Verdict changes: `{diff.a}` → {diff.b if diff.against_working_tree else f'`{diff.b}`'}", ""]
     if not diff.entries:
         lines.append("No verdict changed.")
         return "\n".join(lines) + "\n"

@@ -30,6 +30,8 @@ class VerdictDiff:
     b: str
     entries: list[DiffEntry] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    against_working_tree: bool = False
+    """`b` is the working tree (its label, not a revision)."""
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -58,7 +60,7 @@ def verdict_diff(settings: Settings, a: str | None = None, b: str | None = None)
     a_sha = git.resolve(a_rev)
     b_sha = git.resolve(b) if b else None
     rel = verdicts_rel(git, settings)
-    result = VerdictDiff(a_rev, b or "working tree", notes=git_notes(git))
+    result = VerdictDiff(a_rev, b or "working tree", notes=git_notes(git), against_working_tree=b is None)
     changes = [c for c in git.diff(a_sha, b_sha, rel) if c.path.endswith(".yaml")]
     blobs = git.blobs([x for c in changes for x in (c.old_blob, c.new_blob) if x])
 

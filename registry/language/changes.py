@@ -158,6 +158,20 @@ def classify(old: Claim, new: Claim) -> list[Change]:
     return changes
 
 
+# A fingerprint that no version the claim records (current, or replaced by an amendment) has.
+UNRECORDED = "an unrecorded earlier version"
+
+
+def recorded_under(claim: Claim, recorded: str, schema_version: int) -> str | None:
+    """None when a verdict recorded under `recorded` is of the current claim; else which version it
+    judged, as `show` says it: "the original claim", "the claim as amended <date>", or "an older
+    version of the claim" (one no amendment records)."""
+    if same_version(recorded, schema_version, claim):
+        return None
+    label = version_label(claim, recorded, schema_version)
+    return "an older version of the claim" if label == UNRECORDED else f"the {label}"
+
+
 def version_label(claim: Claim, recorded: str, schema_version: int) -> str:
     """Which version of `claim` a fingerprint belongs to: current, original, or as amended on a date."""
     if same_version(recorded, schema_version, claim):
@@ -165,7 +179,7 @@ def version_label(claim: Claim, recorded: str, schema_version: int) -> str:
     for i, amendment in enumerate(claim.amendments):
         if recorded.startswith(amendment.replaces):
             return "original claim" if i == 0 else f"claim as amended {claim.amendments[i - 1].date}"
-    return "an unrecorded earlier version"
+    return UNRECORDED
 
 
 def amendment_for(claim: Claim, recorded: str) -> int | None:

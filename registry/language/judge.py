@@ -129,6 +129,11 @@ def combine(outcomes: Sequence[Outcome], mode: str) -> Outcome:
     return "fail" if all(o == "fail" for o in outcomes) else "inconclusive"
 
 
+def uses_alpha(claim: Claim) -> bool:
+    """Whether the claim's decision rule is worth showing: it sets `alpha:` or writes `value: alpha`."""
+    return claim.alpha != DEFAULT_ALPHA or any(line.value == ALPHA for p in claim.predictions for line in p.expect)
+
+
 def decision_rule(claim: Claim) -> Decision:
     """What `value: alpha` stands for in this claim's expect lines, so that the claim passes with
     probability at most `claim.alpha` when no prediction's effect is real.
