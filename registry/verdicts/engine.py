@@ -140,18 +140,23 @@ def _prediction_verdict(
             for name in sorted(touched[run.id])
             if run.notes(name)
         }
+    judged = _judged(pred, measurement, decision_rule(lc.claim).per_test_alpha, notes)
+    return verdict(evaluator_version=version, artifacts=artifacts, **judged)
+
+
+def _judged(pred: Prediction, measurement: Measurement, alpha: float, notes: dict[str, list[str]]) -> dict[str, Any]:
+    """The judged part of a prediction's verdict: outcome, statistics, each expect line, evidence."""
     evidence = dict(measurement.evidence)
     if notes:
         # What a reader had to say about the data (e.g. a log read only up to a truncation).
         evidence["artifact_notes"] = notes
-    judgement = judge_measurement(pred, measurement, decision_rule(lc.claim).per_test_alpha)
-    return verdict(
-        evaluator_version=version,
-        outcome=judgement.outcome,
-        reason=judgement.reason,
-        n=int(measurement.n),
-        statistics=canonical(dict(measurement.statistics)),
-        expect=[
+    judgement = judge_measurement(pred, measurement, alpha)
+    return {
+        "outcome": judgement.outcome,
+        "reason": judgement.reason,
+        "n": int(measurement.n),
+        "statistics": canonical(dict(measurement.statistics)),
+        "expect": [
             ExpectResult(
                 stat=r.line.stat,
                 op=r.line.op,
@@ -162,9 +167,8 @@ def _prediction_verdict(
             )
             for r in judgement.lines
         ],
-        evidence=cap_evidence(evidence),
-        artifacts=artifacts,
-    )
+        "evidence": cap_evidence(evidence),
+    }
 
 
 def _run_ref(run: Run, names: Iterable[str]) -> RunRef:

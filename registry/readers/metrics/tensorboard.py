@@ -328,8 +328,17 @@ def _read_file(
                 other_tags.add(key)
         if len(taken) > before:
             used.append(i)
-    # Data checksums: of every small record (scalar events are small, and a damaged one might no
-    # longer parse as a scalar) and of every record values were taken from.
+    _check_data(file, data, offsets, lengths, used)
+    for key, step, x in taken:
+        steps.setdefault(key, []).append(step)
+        values.setdefault(key, []).append(x)
+
+
+def _check_data(file: Path, data: Any, offsets: list[int], lengths: list[int], used: list[int]) -> None:
+    """Data checksums: of every small record (scalar events are small, and a damaged one might no
+    longer parse as a scalar) and of every record values were taken from (`used`)."""
+    import numpy as np
+
     lens_all = np.asarray(lengths, dtype=np.int64)
     check = np.zeros(lens_all.size, dtype=bool)
     check[lens_all <= _SMALL_RECORD] = True
@@ -348,9 +357,6 @@ def _read_file(
         if bad:
             k = min(bad)
             _raise_damaged(file, offsets[k], k)
-    for key, step, x in taken:
-        steps.setdefault(key, []).append(step)
-        values.setdefault(key, []).append(x)
 
 
 def _raise_damaged(file: Path, off: int, index: int) -> NoReturn:

@@ -56,6 +56,19 @@ def read_native(obj: dict[str, Any], f: Fields, file: Path, lineno: int) -> Iter
     )
 
 
+def _native_step(obj: dict[str, Any], file: Path, lineno: int, path_step: int | None) -> int | None:
+    """The record's `step`, else `metadata.step`, else the step in the file's path."""
+    step = obj.get("step")
+    if step is None:
+        meta = obj.get("metadata")
+        if type(meta) is dict and "step" in meta:
+            return check_step(meta["step"], file, lineno, "metadata.step")
+        return path_step
+    if type(step) is not int:
+        return check_step(step, file, lineno)
+    return step
+
+
 def stream_native(file: Path, fields: Fields, where: list[tuple[str, Any]], path_step: int | None) -> Iterator[Sample]:
     """The native shape without renames, inlined: the hot loop of every text evaluator.
 
@@ -90,15 +103,7 @@ def stream_native(file: Path, fields: Fields, where: list[tuple[str, Any]], path
                 prompt: Any = get("prompt")
                 if type(text) is not str or (prompt is not None and type(prompt) is not str):
                     read_native(obj, fields, file, lineno)  # raises, with the message
-                step = get("step")
-                if step is None:
-                    meta = get("metadata")
-                    if type(meta) is dict and "step" in meta:
-                        step = check_step(meta["step"], file, lineno, "metadata.step")
-                    else:
-                        step = path_step
-                elif type(step) is not int:
-                    step = check_step(step, file, lineno)
+                step = _native_step(obj, file, lineno, path_step)
                 tokens = get("tokens")
                 logprobs = get("token_logprobs")
                 top = get("top_logprobs")
