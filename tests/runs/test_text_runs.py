@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = Path(os.environ.get("PUBLIC_RUNS", ROOT.parent / "shared" / "data" / "public-runs"))
 RUNS = {"chargpt_english_0.09M": "mingpt-english", "chargpt_shakespeare_2.71M": "mingpt-shakespeare"}
 

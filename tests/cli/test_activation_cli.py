@@ -147,17 +147,17 @@ def test_hash_cache(tiny: Project, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_olmo_run_builds_reproducibly(tmp_path: Path) -> None:
-    public = Path(__file__).resolve().parents[2] / "shared" / "data" / "public-runs"
+    public = Path(__file__).resolve().parents[3] / "shared" / "data" / "public-runs"
     if not (public / "olmo_mup_coord_check_sp_vs_mup.csv").exists():
         pytest.skip("public-runs data not available")
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("mk", Path(__file__).resolve().parents[1] / "examples" / "make_olmo_run.py")
+    spec = importlib.util.spec_from_file_location("mk", Path(__file__).resolve().parents[2] / "examples" / "make_olmo_run.py")
     assert spec is not None and spec.loader is not None
     mk = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mk)
     assert mk.main([str(public), "--out", str(tmp_path / "olmo")]) == 0
-    shipped = Path(__file__).resolve().parents[1] / "runs" / "olmo-mup-coord-check"
+    shipped = Path(__file__).resolve().parents[2] / "runs" / "olmo-mup-coord-check"
     made = sorted(p.relative_to(tmp_path / "olmo") for p in (tmp_path / "olmo").rglob("*") if p.is_file())
     assert made == sorted(p.relative_to(shipped) for p in shipped.rglob("*") if p.is_file())
     for rel in made:

@@ -28,7 +28,7 @@ from registry.cli import commands
 from registry.config import load_settings
 from registry.integrity.git import Git
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _without_registration(text: str) -> str:

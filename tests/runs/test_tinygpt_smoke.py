@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 # examples/ is not part of the installed distribution: import it from the checkout.
-_ROOT = str(Path(__file__).resolve().parents[1])
+_ROOT = str(Path(__file__).resolve().parents[2])
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 

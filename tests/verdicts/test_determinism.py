@@ -3,7 +3,7 @@
 The golden files pin the verdict of a fixed claim on a fixed fixture run, one file per schema version:
 current output must equal the current version's file, and every older file must still be read. When a
 change of output is intended (a new statistic, a new evaluator version), regenerate the current one
-with `REGISTRY_UPDATE_GOLDEN=1 pytest tests/test_determinism.py` and review the diff like any
+with `REGISTRY_UPDATE_GOLDEN=1 pytest tests/verdicts/test_determinism.py` and review the diff like any
 verdict; when the schema version goes up, the new version gets a new file and the old one stays.
 """
 

@@ -177,7 +177,7 @@ def test_validate_rejects_bad_text_params(project: Project) -> None:
 
 
 def test_the_mingpt_claims_and_runs_validate(project: Project) -> None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     for run in ("mingpt-english", "mingpt-shakespeare"):
         shutil.copytree(root / "runs" / run, project.runs / run)
     for claim in sorted((root / "claims" / "text").glob("mingpt-*.yaml")):
