@@ -57,7 +57,7 @@ def _claim_files_below(folder: Path, run_dirs: set[Path], skip: Path | None) -> 
 @dataclass(frozen=True)
 class Validation:
     summary: str
-    # Warnings (registry/lints.py): printed to stderr; `validate --strict` fails on them.
+    # Warnings (registry/language/lints.py): printed to stderr; `validate --strict` fails on them.
     lints: list[Lint]
 
     def __str__(self) -> str:
@@ -68,7 +68,7 @@ def validate(paths: list[Path]) -> Validation:
     """Validate claims and manifests; raises UserErrors with every problem, else returns a summary.
 
     Besides each file on its own: amendments (a non-draft claim changed after its verdicts were
-    recorded must say so) and `supersedes:` (registry/amendments.py), then lints."""
+    recorded must say so) and `supersedes:` (registry/integrity/amendments.py and registry/language/checks.py), then lints."""
     settings = load_settings()
     evaluators = EvaluatorRegistry()
     if paths:

@@ -1,6 +1,8 @@
-"""The claim language: every rule about what a claim file and a run manifest may say lives here.
+"""The claim file's models: the rules a claim file obeys on its own (fields, types, ids, expect lines).
 
-Models are frozen and forbid unknown keys, so a typo such as `threshhold:` is an error rather than
+Rules that need another file — the file name, the evaluator a prediction names, the other claims —
+are in language/checks.py; warnings about valid claims in language/lints.py; how measurements are
+judged in language/judge.py; run manifests (run.yaml) in runs/manifest.py. Models are frozen and forbid unknown keys, so a typo such as `threshhold:` is an error rather than
 a silently different claim. `expect` is structured data compared by the judge; nothing in a claim
 is ever evaluated as code.
 """
@@ -16,7 +18,7 @@ Level = Literal["loss", "activation", "text"]
 Op = Literal["<", "<=", ">", ">=", "==", "!="]
 Outcome = Literal["pass", "fail", "inconclusive", "error"]
 # `value: alpha` in an expect line: the claim's significance level (after any multiple-comparison
-# correction; see registry/judge.py `decision_rule`).
+# correction; see registry/language/judge.py `decision_rule`).
 ALPHA = "alpha"
 DEFAULT_ALPHA = 0.05
 FINGERPRINT = r"^[0-9a-f]{12,64}$"
@@ -137,7 +139,7 @@ class Claim(Strict):
 
         Values equal to their defaults are left out, so that writing a default explicitly, or a
         later version adding an optional field, does not change what the claim is taken to say.
-        Ids and descriptions are names, not content; registry/fingerprint.py canonicalises the rest."""
+        Ids and descriptions are names, not content; registry/language/fingerprint.py canonicalises the rest."""
         return self.model_dump(
             mode="json",
             include={"statement", "falsified_if", "applies_to", "combine", "alpha", "predictions"},

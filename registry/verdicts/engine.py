@@ -37,7 +37,7 @@ from registry.verdicts.model import (
 
 def claim_fingerprint(claim: Claim) -> str:
     """sha256 over the claim's scientific content in canonical form (formatting and cosmetic
-    fields such as title, tags and authors do not change it); see registry/fingerprint.py."""
+    fields such as title, tags and authors do not change it); see registry/language/fingerprint.py."""
     from registry.language.fingerprint import fingerprint
 
     return fingerprint(claim)

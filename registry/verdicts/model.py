@@ -75,7 +75,7 @@ class PredictionVerdict(_Model):
 class ClaimRef(_Model):
     id: str
     fingerprint: str | None = None
-    """v2: sha256 of the claim's canonical scientific content (registry/fingerprint.py)."""
+    """v2: sha256 of the claim's canonical scientific content (registry/language/fingerprint.py)."""
     sha256: str | None = None
     """v1 only: the fingerprint under its earlier definition (ids included, nothing sorted)."""
     status: str | None = None
