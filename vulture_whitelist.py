@@ -21,6 +21,9 @@ MatchRate
 Top1Agreement
 Perplexity
 
+# Choices of a CLI option: typer reads the enum's members.
+markdown  # DiffFormat.markdown (registry diff --format markdown)
+
 # Fields of pydantic models: read through model_dump (verdict files, JSON Schema, fingerprints), never by attribute.
 detector  # evaluators/events.py: the discriminator of each detector's params
 tests  # Decision.tests (verdict files)

@@ -39,14 +39,25 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    from .errors import ArtifactError, CannotMeasure, UserError
-    from .plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement, Params, Stat, Statistic
-    from .readers.activations.artifact import ActivationArtifact, Checkpoint
-    from .readers.activations.store import TensorStore
-    from .readers.activations.tensor import ArrayTensor, MappedTensor, Tensor
-    from .readers.text.sample import Sample
-    from .runs.run import Run
+if TYPE_CHECKING:  # the exports, for type checkers (`X as X`: an explicit re-export)
+    from .errors import ArtifactError as ArtifactError
+    from .errors import CannotMeasure as CannotMeasure
+    from .errors import UserError as UserError
+    from .plugins import CrossRunEvaluator as CrossRunEvaluator
+    from .plugins import Evaluator as Evaluator
+    from .plugins import EvaluatorRegistry as EvaluatorRegistry
+    from .plugins import Measurement as Measurement
+    from .plugins import Params as Params
+    from .plugins import Stat as Stat
+    from .plugins import Statistic as Statistic
+    from .readers.activations.artifact import ActivationArtifact as ActivationArtifact
+    from .readers.activations.artifact import Checkpoint as Checkpoint
+    from .readers.activations.store import TensorStore as TensorStore
+    from .readers.activations.tensor import ArrayTensor as ArrayTensor
+    from .readers.activations.tensor import MappedTensor as MappedTensor
+    from .readers.activations.tensor import Tensor as Tensor
+    from .readers.text.sample import Sample as Sample
+    from .runs.run import Run as Run
 
 
 def __getattr__(name: str) -> Any:

@@ -2,7 +2,9 @@
 
 Rules that need another file — the file name, the evaluator a prediction names, the other claims —
 are in language/checks.py; warnings about valid claims in language/lints.py; how measurements are
-judged in language/judge.py; run manifests (run.yaml) in runs/manifest.py. Models are frozen and forbid unknown keys, so a typo such as `threshhold:` is an error rather than
+judged in language/judge.py; run manifests (run.yaml) in runs/manifest.py.
+
+Models are frozen and forbid unknown keys, so a typo such as `threshhold:` is an error rather than
 a silently different claim. `expect` is structured data compared by the judge; nothing in a claim
 is ever evaluated as code.
 """
