@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError
+from registry.readers.metrics.jsonl import json_objects
 from registry.readers.metrics.rows import ArraySource, RowLog, csv_rows, read_csv_strings, source_from_rows
 
 if TYPE_CHECKING:
@@ -105,30 +106,16 @@ def _flatten(row: dict[str, Any], prefix: str, out: dict[str, Any]) -> None:
 
 
 def _jsonl_rows(path: Path) -> RowLog:
-    import json
-
     lines: list[int] = []
     log = RowLog(path, [], lambda i: ("", lines[i]), step_name="_step")
-    try:
-        with path.open("rb") as fh:
-            for lineno, raw in enumerate(fh, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    obj = json.loads(raw)
-                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                    raise ArtifactError(path, f"invalid JSON: {exc}", line=lineno) from None
-                if not isinstance(obj, dict):
-                    raise ArtifactError(path, "each line must be a JSON object (a history row)", line=lineno)
-                row: dict[str, Any] = {}
-                _flatten(obj, "", row)
-                i = len(lines)
-                lines.append(lineno)
-                log.steps.append(row.pop("_step", None))
-                for key, value in row.items():
-                    log.add(i, key, value)
-    except OSError as exc:
-        raise ArtifactError(path, f"cannot read: {exc}") from None
+    for lineno, obj in json_objects(path, "a JSON object (a history row)"):
+        row: dict[str, Any] = {}
+        _flatten(obj, "", row)
+        i = len(lines)
+        lines.append(lineno)
+        log.steps.append(row.pop("_step", None))
+        for key, value in row.items():
+            log.add(i, key, value)
     return log
 
 
