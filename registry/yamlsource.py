@@ -1,4 +1,8 @@
-"""Safe YAML reading that remembers where every value came from.
+"""The one YAML loader: safe YAML reading that remembers where every value came from.
+
+Every YAML text the registry reads goes through `load_yaml`: claim files, run.yaml, verdict files,
+claim versions read from git, MLflow's meta.yaml. `located` and `validation_errors` turn a pydantic
+error into UserErrors at the file, line, column and key path where the value was written.
 
 PyYAML composes the document into nodes (which carry line/column marks); we construct plain
 Python values from those nodes ourselves so that we can

@@ -13,8 +13,8 @@ from registry.language.load import CLAIM_SUFFIXES, load_claims
 from registry.language.loaded import LoadedClaim
 from registry.plugins import Evaluator, EvaluatorRegistry, PluginFailure
 from registry.runs.manifest import MANIFEST, find_run_manifests
-from registry.runs.run import Run
-from registry.verdicts.engine import Evaluation, load_runs, select_claims, write_verdicts
+from registry.runs.run import Run, load_runs
+from registry.verdicts.engine import Evaluation, select_claims, write_verdicts
 from registry.verdicts.engine import evaluate as run_evaluation
 from registry.verdicts.file import read_verdicts
 from registry.verdicts.model import Verdict

@@ -23,8 +23,7 @@ from registry.language.fingerprint import fingerprint
 from registry.language.load import load_claims
 from registry.language.loaded import LoadedClaim
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from registry.runs.run import Run, selects
-from registry.verdicts.engine import load_runs
+from registry.runs.run import Run, load_runs, selects
 from registry.verdicts.file import read_verdict
 from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, matches, recorded_fingerprint
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from registry.errors import CannotMeasure
+from registry.errors import CannotMeasure, UserError, UserErrors, display_path
 from registry.runs.hashing import sha256_of
-from registry.runs.manifest import ArtifactSpec, RunManifest, load_run_manifest, resolve_inside
+from registry.runs.manifest import ArtifactSpec, RunManifest, find_run_manifests, load_run_manifest, resolve_inside
+from registry.yamlsource import load_yaml
 
 if TYPE_CHECKING:
     from registry.readers.activations.artifact import ActivationArtifact
@@ -157,3 +158,30 @@ def selects(applies_tags: list[str], applies_runs: list[str], run: Run) -> bool:
     if any(tag not in run.manifest.tags for tag in applies_tags):
         return False
     return not applies_runs or any(fnmatch.fnmatchcase(run.id, g) for g in applies_runs)
+
+
+def load_runs(roots: Sequence[Path]) -> list[Run]:
+    """Every run below `roots`; all manifest errors are collected, and run ids must be unique."""
+    runs: list[Run] = []
+    errors: list[UserError] = []
+    for manifest in find_run_manifests(list(roots)):
+        try:
+            runs.append(load_run(manifest))
+        except UserErrors as exc:
+            errors.extend(exc.errors)
+        except UserError as exc:
+            errors.append(exc)
+    seen: dict[str, Run] = {}
+    for run in runs:
+        if run.id in seen:
+            errors.append(
+                UserError(
+                    f"duplicate run id {run.id!r} (also in {display_path(seen[run.id].manifest_path)})",
+                    location=load_yaml(run.manifest_path).locate(("id",)),
+                    hint="run ids are unique across all run folders",
+                )
+            )
+        seen[run.id] = run
+    if errors:
+        raise UserErrors(errors)
+    return runs

@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from registry import __version__
-from registry.errors import CannotMeasure, UserError, UserErrors, display_path
+from registry.errors import CannotMeasure, UserError
 from registry.language.judge import combine, decision_rule, judge_measurement
 from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim, Outcome, Prediction
 from registry.plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
-from registry.runs.manifest import find_run_manifests
-from registry.runs.run import Run, load_run, selects
+from registry.runs.run import Run, selects
 from registry.verdicts.file import render, verdict_path, write_atomic
 from registry.verdicts.model import (
     ArtifactRef,
@@ -45,35 +44,6 @@ def claim_fingerprint(claim: Claim) -> str:
 
 def _claim_ref(lc: LoadedClaim) -> ClaimRef:
     return ClaimRef(id=lc.id, fingerprint=claim_fingerprint(lc.claim), status=lc.claim.status)
-
-
-def load_runs(roots: Sequence[Path]) -> list[Run]:
-    """Every run below `roots`; all manifest errors are collected, and run ids must be unique."""
-    runs: list[Run] = []
-    errors: list[UserError] = []
-    for manifest in find_run_manifests(list(roots)):
-        try:
-            runs.append(load_run(manifest))
-        except UserErrors as exc:
-            errors.extend(exc.errors)
-        except UserError as exc:
-            errors.append(exc)
-    from registry.yamlsource import load_yaml
-
-    seen: dict[str, Run] = {}
-    for run in runs:
-        if run.id in seen:
-            errors.append(
-                UserError(
-                    f"duplicate run id {run.id!r} (also in {display_path(seen[run.id].manifest_path)})",
-                    location=load_yaml(run.manifest_path).locate(("id",)),
-                    hint="run ids are unique across all run folders",
-                )
-            )
-        seen[run.id] = run
-    if errors:
-        raise UserErrors(errors)
-    return runs
 
 
 def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[LoadedClaim]:

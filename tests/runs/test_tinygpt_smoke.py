@@ -151,8 +151,7 @@ def test_every_artifact_loads_through_the_registry(run_dir):
     from evaluators.metric import Compare
     from evaluators.series import SeriesSpec, load_series
     from evaluators.text import Top1Agreement
-    from registry.runs.run import load_run
-    from registry.verdicts.engine import load_runs
+    from registry.runs.run import load_run, load_runs
 
     run = load_run(run_dir / "run.yaml")
     assert run.id == "tinygpt-smoke"
