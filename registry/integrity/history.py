@@ -16,6 +16,7 @@ from registry.errors import UserError
 from registry.integrity.git import Commit, Git
 from registry.integrity.summary import Summary, _unreadable, claim_version, describe, summarize
 from registry.language.fingerprint import claim_from_text
+from registry.language.load import claim_files
 from registry.language.schema import Claim
 
 
@@ -40,8 +41,10 @@ class History:
 
 def find_claim(settings: Settings, claim_id: str) -> Claim | None:
     """The claim's current content, if its file is in the claims folder (history needs no more)."""
-    for suffix in (".yaml", ".yml"):
-        for path in sorted(settings.claims.rglob(f"{claim_id}{suffix}")):
+    if not settings.claims.is_dir():
+        return None
+    for path in claim_files([settings.claims]):
+        if path.stem == claim_id:
             claim = claim_from_text(path.read_bytes())
             if claim is not None and claim.id == claim_id:
                 return claim

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from registry.errors import ArtifactError
+from registry.files import walk
 from registry.readers.text.sample import Sample
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ _STEP_IN_PATH = re.compile(r"(?:^|[^a-z])(?:step|iter|iteration|ckpt|checkpoint)
 
 def text_files(path: Path) -> list[Path]:
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*.jsonl") if p.is_file())
+        files = sorted(p for p in walk(path) if p.suffix == ".jsonl")
         if not files:
             raise ArtifactError(path, "the folder holds no .jsonl files", hint="a text artifact folder holds *.jsonl files")
         return files
