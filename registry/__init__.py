@@ -18,7 +18,9 @@ __version__ = "0.1.0"
 # public name -> module that defines it (relative to this package)
 _EXPORTS: dict[str, str] = {
     "Evaluator": ".plugins",
+    "AnyEvaluator": ".plugins",
     "CrossRunEvaluator": ".plugins",
+    "EvaluatorBase": ".plugins",
     "EvaluatorRegistry": ".plugins",
     "Measurement": ".plugins",
     "Params": ".plugins",
@@ -42,7 +44,17 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:
     from .artifacts import Run
     from .errors import ArtifactError, CannotMeasure, UserError
-    from .plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement, Params, Stat, Statistic
+    from .plugins import (
+        AnyEvaluator,
+        CrossRunEvaluator,
+        Evaluator,
+        EvaluatorBase,
+        EvaluatorRegistry,
+        Measurement,
+        Params,
+        Stat,
+        Statistic,
+    )
     from .readers.activations import ActivationArtifact, ArrayTensor, Checkpoint, MappedTensor, Tensor, TensorStore
     from .readers.text import Sample
 

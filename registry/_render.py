@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .engine import Evaluation
     from .history import EarlierVerdict, History, Summary, VerdictDiff
     from .loading import LoadedClaim
-    from .plugins import Evaluator, PluginFailure
+    from .plugins import AnyEvaluator, PluginFailure
     from .status import ProjectStatus, Stats
     from .store import Verdict
 
@@ -164,7 +164,7 @@ def claim_detail(
             console.print(f"    {escape(line)}")
 
 
-def evaluator_list(listed: list[Evaluator], failures: list[PluginFailure], fmt: str) -> None:
+def evaluator_list(listed: list[AnyEvaluator], failures: list[PluginFailure], fmt: str) -> None:
     from .plugins import params_schema
 
     if fmt == "json":
@@ -175,7 +175,11 @@ def evaluator_list(listed: list[Evaluator], failures: list[PluginFailure], fmt: 
                         "name": e.name,
                         "levels": sorted(e.levels),
                         "version": e.version,
-                        "statistics": list(e.statistics),
+                        "statistics": [
+                            {"name": s.name, "doc": s.doc, "range": s.range, "rate": s.rate, "type": s.type.__name__}
+                            for s in e.statistics
+                        ],
+                        "across": e.across,
                         "params": params_schema(e),
                         "summary": e.describe(),
                     }
@@ -197,7 +201,11 @@ def evaluator_list(listed: list[Evaluator], failures: list[PluginFailure], fmt: 
             default = "" if pname in required else f" = {json.dumps(prop.get('default'))}"
             desc = prop.get("description", "")
             console.print(f"  params.{pname}{escape(default)}  {escape(desc)}")
-        console.print(f"  statistics: {', '.join(e.statistics)}")
+        console.print("  statistics:")
+        for s in e.statistics:
+            facts = [s.type.__name__] + ([f"in [{s.range[0]:g}, {s.range[1]:g}]"] if s.range is not None else [])
+            facts += ["a rate over n"] if s.rate else []
+            console.print(f"    {s.name} ({', '.join(facts)})  {escape(s.doc)}")
     for f in failures:
         console.print(f"[red]{escape(f.render())}[/]")
 

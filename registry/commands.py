@@ -12,7 +12,7 @@ from .engine import Evaluation, load_runs, select_claims, write_verdicts
 from .engine import evaluate as run_evaluation
 from .errors import Location, UserError, UserErrors, display_path
 from .loading import CLAIM_SUFFIXES, LoadedClaim, load_claims
-from .plugins import Evaluator, EvaluatorRegistry, PluginFailure
+from .plugins import AnyEvaluator, EvaluatorRegistry, PluginFailure
 from .store import Verdict, read_verdicts
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def show(claim_id: str) -> tuple[LoadedClaim, list[Verdict], str, list[EarlierVe
     return chosen, verdicts, claim_fingerprint(chosen.claim), earlier_verdicts(settings, chosen.claim)
 
 
-def evaluators() -> tuple[list[Evaluator], list[PluginFailure]]:
+def evaluators() -> tuple[list[AnyEvaluator], list[PluginFailure]]:
     return EvaluatorRegistry().load_all()
 
 

@@ -195,7 +195,7 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
                     )
                 )
         params[pred.id] = validated
-        produced = evaluator.statistics_for(validated)
+        produced = [s.name for s in evaluator.statistics_for(validated)]
         for j, line in enumerate(pred.expect):
             if line.stat not in produced:
                 import difflib

@@ -18,43 +18,23 @@ Definitions (natural logarithms throughout):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from pydantic import Field
+from registry import CannotMeasure
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
-
-from ._common import Reduce, StepWindow
-from .activation import SERIES_STATISTICS, CheckpointResult, measure_checkpoints, tensors_matching
+from .checkpoints import CheckpointResult, tensors_matching
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
-    from registry.readers.activations import Tensor, TensorStore
+    from registry import Tensor, TensorStore
 
 ROW_SUM_TOLERANCE = 0.02
 # Elements per region read (whole rows).
 BLOCK = 1 << 21
-MAIN = ("entropy_mean", "entropy_min", "max_weight", "frac_low_entropy", "max_logit")
-
-
-class AttentionParams(Params):
-    artifact: str = Field("activations", description="Name of the run's activation artifact.")
-    tensor: str = Field(
-        "blocks.*.attn.hook_pattern",
-        description="Attention patterns or pre-softmax scores [..., head, query, key]: a name, alias or glob.",
-    )
-    kind: Literal["auto", "pattern", "scores"] = Field(
-        "auto", description="auto: scores when the tensor's name contains 'score', else pattern."
-    )
-    head_axis: str = Field("head", description="Name of the head axis (without axis names: third from the end).")
-    entropy_below: float | None = Field(
-        None, ge=0, description="Entropy (nats) under which a head counts as low-entropy, for frac_low_entropy."
-    )
-    steps: StepWindow = None
-    reduce: Reduce = Field("last", description="Folder of checkpoints: how per-checkpoint values become each statistic.")
+# The attention statistics (activation.attention's main ones, and a series' `stat:`): named here only.
+AttentionStat = Literal["entropy_mean", "entropy_min", "max_weight", "frac_low_entropy", "max_logit"]
+ATTENTION_STATS: tuple[str, ...] = get_args(AttentionStat)
 
 
 def _head_position(t: Tensor, head_axis: str) -> int:
@@ -166,32 +146,3 @@ def measure_attention(
     }
     evidence = {"per_tensor": per_tensor, "row_sum_error": worst_sum, "from": "scores" if any_scores else "pattern"}
     return CheckpointResult(stats=stats, n=len(entropies), evidence=evidence)
-
-
-class Attention(Evaluator):
-    """Per-head attention entropy, the largest attention weight, the fraction of low-entropy heads
-    (from patterns or scores), and the largest pre-softmax logit (from scores).
-
-    Entropy in nats, per head the mean over all its rows (batch × query); see the module docstring
-    for every definition. Rows with NaN/+inf are left out and counted in `nonfinite`. `heads`
-    counts the heads measured (layers × heads). Over a folder of checkpoints every statistic is the
-    `reduce` of its per-checkpoint values, and the series statistics describe `entropy_mean`.
-    `n`: heads measured for a single file; checkpoints measured for a folder.
-    """
-
-    name = "activation.attention"
-    levels = frozenset({"activation"})
-    version = "1"
-    Params = AttentionParams
-    statistics = (*MAIN, "heads", "rows", "nonfinite", *SERIES_STATISTICS)
-
-    def evaluate(self, params: AttentionParams, run: Run) -> Measurement:
-        art = run.tensors(params.artifact)
-        return measure_checkpoints(
-            art,
-            params.steps,
-            lambda store: measure_attention(store, params.tensor, params.kind, params.head_axis, params.entropy_below),
-            main=MAIN,
-            how=params.reduce,
-            totals=("nonfinite", "rows"),
-        )

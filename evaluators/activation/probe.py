@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params, Stat
 
-from .activation import axis_positions
+from .._lib.checkpoints import trailing_width
+from .._lib.stats import count, fraction, p_value
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
+    from registry import Run
 
 
 class ProbeUnavailable(RuntimeError):
@@ -81,7 +81,7 @@ def _gather_rows(t: Any, rows: Any, width: int) -> Any:
     return out
 
 
-class Probe(Evaluator):
+class Probe(Evaluator[ProbeParams]):
     """Linear probe from a tensor to labels in the artifact: held-out `accuracy`, `chance` (the
     majority-label rate) and a permutation `p_value` over seeded label shuffles.
 
@@ -93,9 +93,16 @@ class Probe(Evaluator):
     levels = frozenset({"activation"})
     version = "1"
     Params = ProbeParams
-    statistics = ("accuracy", "chance", "p_value", "train_accuracy", "classes", "converged", "nonfinite", "step")
-    # Known bounds, for `registry validate` lints.
-    ranges = {"accuracy": (0.0, 1.0), "chance": (0.0, 1.0), "p_value": (0.0, 1.0), "train_accuracy": (0.0, 1.0)}
+    statistics = (
+        fraction("accuracy", "Held-out accuracy of the probe.", rate=True),
+        fraction("chance", "Held-out accuracy of always answering the training part's most frequent label."),
+        p_value("(1 + #{accuracy on shuffled labels >= accuracy}) / (1 + permutations); null with 0 permutations."),
+        fraction("train_accuracy", "Accuracy on the training part."),
+        count("classes", "Distinct labels in the training part."),
+        Stat("converged", "Whether the unshuffled fit converged within max_iter.", type=bool),
+        count("nonfinite", "Samples dropped for a non-finite feature."),
+        Stat("step", "Step of the checkpoint probed (null for a single file without a step).", type=int),
+    )
 
     def evaluate(self, params: ProbeParams, run: Run) -> Measurement:
         import numpy as np
@@ -106,12 +113,7 @@ class Probe(Evaluator):
         store = art.store(ckpt)
         t = store.tensor(params.tensor)
         lab = store.tensor(params.labels)
-        k = 1
-        if params.features:
-            pos = axis_positions(t, params.features, "use as features")
-            if sorted(pos) != list(range(t.ndim - len(pos), t.ndim)):
-                raise CannotMeasure(f"features {params.features} must be the trailing axes of {t.describe()}")
-            k = len(pos)
+        k = trailing_width(t, params.features, "use as features")
         if t.ndim <= k - 1 or t.ndim < 1:
             raise CannotMeasure(f"{t.describe()} has shape {list(t.shape)}; a probe needs [samples..., features]")
         sample_shape = t.shape[: t.ndim - k]

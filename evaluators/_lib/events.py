@@ -1,6 +1,6 @@
-"""The event engine shared by every level, and `events.precedes`.
+"""The event engine shared by every level: event specs (a series + a detector) and events.
 
-An *event* is a maximal run of consecutive rows flagged by a detector (evaluators/detectors.py) on a
+An *event* is a maximal run of consecutive rows flagged by a detector (evaluators/_lib/detectors.py) on a
 step-indexed series -- a loss column, a grad-norm column, an activation statistic logged per step.
 Each event has
 
@@ -24,20 +24,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
+from pydantic import Field, ValidationError, ValidatorFunctionWrapHandler, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import Params
 
 from . import detectors
-from .series import Series, SeriesSpec, load_series
-from .spikes import runs_of_rows
+from .robust_z import runs_of_rows
+from .series import Series, SeriesSpec
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from registry.artifacts import Run
 
 Kind = Literal["blip", "spike", "divergence"]
 KINDS: tuple[str, ...] = ("blip", "spike", "divergence")
@@ -419,186 +416,3 @@ def _scan(sx: np.ndarray, a: int, b: int, c: float) -> int:
     with np.errstate(invalid="ignore"):
         hit = np.flatnonzero(np.isfinite(seg) & (seg <= c))
     return a + int(hit[0]) if hit.size else -1
-
-
-# ---------------------------------------------------------------------------------------------------
-# events.precedes
-
-
-def _ordered_offsets(within: tuple[int, int]) -> tuple[int, int]:
-    if within[0] > within[1]:
-        raise ValueError(f"start {within[0]} is after end {within[1]}")
-    return within
-
-
-Offsets = Annotated[
-    tuple[int, int],
-    AfterValidator(_ordered_offsets),
-    Field(description="Inclusive [lo, hi] step offsets from each target onset ([-10, 0]: up to 10 steps before)."),
-]
-
-
-class PrecedesParams(EventParams):
-    target: EventSpec = Field(
-        description="The events to explain, e.g. {column: loss, detector: robust_z, z: 8}. An event spec is a series "
-        "(artifact, column or tensor+stat, steps) + detector: robust_z (window, z, min_ratio) | ema_ratio (ratio, "
-        "alpha, warmup) | threshold (above or below) | nonfinite, + optional kinds, recover_within, tolerance, baseline."
-    )
-    signal: EventSpec = Field(
-        description="The events that should come first, e.g. {column: grad_norm, detector: robust_z, z: 6}."
-    )
-    within: Offsets
-    permutations: int = Field(1000, ge=1, le=1_000_000, description="Circular shifts of the signal events for the null.")
-    seed: int = Field(0, ge=0, description="Seed of numpy.random.default_rng for the shifts.")
-
-
-class Precedes(Evaluator):
-    """Fraction of target events with a signal event whose onset lies `within` [lo, hi] steps of the
-    target's onset, against circular shifts of the signal events.
-
-    Both series are aligned by step value (their step grids may differ). Only the steps both series
-    cover, [max of first steps, min of last steps], are used: events outside are dropped. The null
-    shifts every signal onset by the same k steps, circularly over that range (k uniform on 1..L-1,
-    L its length in steps, from numpy default_rng(seed)); `base_rate` is the mean fraction over the
-    shifts, `p_value` = (1 + #{shifted fraction >= observed}) / (1 + permutations), `lift` =
-    fraction / base_rate. `n` is the number of target events. A strictly periodic signal train lines up
-    with itself under shifts by its period, which only makes the test conservative.
-    """
-
-    name = "events.precedes"
-    levels = frozenset({"loss", "activation"})
-    version = "1"
-    Params = PrecedesParams
-    statistics = ("fraction", "base_rate", "lift", "p_value", "target_events", "signal_events")
-    # Known bounds, for `registry validate` lints (`fraction >= 0` cannot fail).
-    ranges = {
-        "fraction": (0.0, 1.0),
-        "base_rate": (0.0, 1.0),
-        "lift": (0.0, float("inf")),
-        "p_value": (0.0, 1.0),
-        "target_events": (0.0, float("inf")),
-        "signal_events": (0.0, float("inf")),
-    }
-    rates = frozenset({"fraction"})
-
-    def evaluate(self, params: PrecedesParams, run: Run) -> Measurement:
-        import numpy as np
-
-        target_series = load_series(run, params.target)
-        signal_series = load_series(run, params.signal)
-        for role, spec, s in (("target", params.target, target_series), ("signal", params.signal, signal_series)):
-            if s.steps.size == 0:
-                where = f" with steps in {list(spec.steps)}" if spec.steps is not None else ""
-                raise CannotMeasure(f"{role} {spec.label}: artifact {spec.source_artifact!r} has no rows{where}")
-        lo_step = int(max(target_series.steps[0], signal_series.steps[0]))
-        hi_step = int(min(target_series.steps[-1], signal_series.steps[-1]))
-        if lo_step > hi_step:
-            raise CannotMeasure(
-                f"the target ({params.target.label}, steps {int(target_series.steps[0])}..{int(target_series.steps[-1])}) "
-                f"and signal ({params.signal.label}, steps {int(signal_series.steps[0])}..{int(signal_series.steps[-1])}) "
-                "series share no steps"
-            )
-        target = find_events(target_series, params.target).select(params.target.kinds)
-        signal = find_events(signal_series, params.signal).select(params.signal.kinds)
-        t_on = target.onsets
-        s_on = signal.onsets
-        t_in = (t_on >= lo_step) & (t_on <= hi_step)
-        t_on = t_on[t_in]
-        s_on = s_on[(s_on >= lo_step) & (s_on <= hi_step)]
-        rng = np.random.default_rng(params.seed)
-        result = shift_test(t_on, s_on, params.within, lo_step, hi_step, params.permutations, rng)
-        evidence: dict[str, Any] = {
-            "step_range": [lo_step, hi_step],
-            # Lists are cut at EVIDENCE_EVENTS (their totals are statistics): a long one costs time to store.
-            "target_onsets": t_on[:EVIDENCE_EVENTS].tolist(),
-            "preceded_onsets": t_on[result.preceded][:EVIDENCE_EVENTS].tolist(),
-            "leads": result.leads[:EVIDENCE_EVENTS],
-            "signal_onsets": s_on[:EVIDENCE_EVENTS].tolist(),
-            "target_kinds": target.counts(),
-            "targets_outside_range": int((~t_in).sum()),
-        }
-        return Measurement(
-            statistics={
-                "fraction": result.fraction,
-                "base_rate": result.base_rate,
-                "lift": result.lift,
-                "p_value": result.p_value,
-                "target_events": int(t_on.size),
-                "signal_events": int(s_on.size),
-            },
-            n=int(t_on.size),
-            evidence=evidence,
-        )
-
-
-@dataclass(frozen=True)
-class ShiftTest:
-    fraction: float | None
-    base_rate: float | None
-    lift: float | None
-    p_value: float | None
-    preceded: np.ndarray  # bool per target
-    leads: list[int]  # for each preceded target: latest signal onset in its window minus its onset
-
-
-# Target × shift pairs evaluated per block: bounds memory.
-_PAIRS = 1 << 21
-
-
-def shift_test(
-    targets: np.ndarray,
-    signals: np.ndarray,
-    within: tuple[int, int],
-    first: int,
-    last: int,
-    permutations: int,
-    rng: np.random.Generator,
-) -> ShiftTest:
-    """Which targets have a signal onset in [t + lo, t + hi], and the same under circular shifts.
-
-    Everything happens on offsets from `first` in [0, L), L = last - first + 1. A target's window is
-    clipped to [0, L). A shift by k moves each signal u to (u + k) mod L; the number of shifted
-    signals in a window [a, b] is then the number of unshifted ones in the circular interval
-    [a - k, b - k] mod L, counted by two binary searches in the sorted signals doubled (u, u + L).
-    """
-    import numpy as np
-
-    lo, hi = within
-    length = last - first + 1
-    t = np.asarray(targets, dtype=np.int64) - first
-    u = np.unique(np.asarray(signals, dtype=np.int64) - first)
-    if t.size == 0:
-        return ShiftTest(None, None, None, None, np.zeros(0, dtype=bool), [])
-    a = np.maximum(t + lo, 0)
-    b = np.minimum(t + hi, length - 1)
-    width = b - a + 1  # <= 0: the window lies outside the range
-    doubled = np.concatenate((u, u + length))
-
-    def hits(shift: np.ndarray) -> np.ndarray:
-        """(shifts, targets) bool: a shifted signal falls in the target's window."""
-        start = (a[None, :] - shift[:, None]) % length
-        end = start + width[None, :] - 1
-        count = np.searchsorted(doubled, end, side="right") - np.searchsorted(doubled, start, side="left")
-        hit: np.ndarray = (count > 0) & (width[None, :] > 0)
-        return hit
-
-    observed = hits(np.zeros(1, dtype=np.int64))[0]
-    k_obs = int(observed.sum())
-    # Latest signal at or before each window's end, for the evidence.
-    leads: list[int] = []
-    if k_obs and u.size:
-        last_in = np.searchsorted(u, b[observed], side="right") - 1
-        leads = (u[last_in] - t[observed]).tolist()
-    if length < 2:
-        return ShiftTest(k_obs / t.size, None, None, None, observed, leads)
-    shifts = rng.integers(1, length, size=permutations)
-    per_block = max(1, _PAIRS // t.size)
-    counts = np.empty(permutations, dtype=np.int64)
-    for start in range(0, permutations, per_block):
-        k = shifts[start : start + per_block]
-        counts[start : start + k.size] = hits(k).sum(axis=1)
-    fraction = k_obs / t.size
-    base_rate = float(counts.mean()) / t.size
-    p_value = (1 + int((counts >= k_obs).sum())) / (1 + permutations)
-    lift = fraction / base_rate if base_rate > 0 else None
-    return ShiftTest(fraction, base_rate, lift, p_value, observed, leads)

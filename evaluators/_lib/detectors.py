@@ -3,9 +3,9 @@
 Each detector maps an array of values (rows in step order, NaN where missing) to a `Detection`: the
 flagged rows and whether the events they form are excursions upwards (a spike, a surge) or
 downwards. Grouping flagged rows into events, their peak and their recovery are the event engine's
-job (evaluators/events.py); the detectors only decide which rows are abnormal.
+job (evaluators/_lib/events.py); the detectors only decide which rows are abnormal.
 
-- robust_z  -- exactly the `loss.spikes` definition (evaluators/spikes.py).
+- robust_z  -- exactly the `loss.spikes` definition (evaluators/_lib/robust_z.py).
 - ema_ratio -- x_t / EMA_{t-1} > ratio, with EMA_0 = x_0 and EMA_t = alpha*x_t + (1-alpha)*EMA_{t-1};
                non-finite rows are skipped by the EMA (it carries over) and never flagged; a row is
                flagged only when EMA_{t-1} > 0 and t >= max(1, warmup).
@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .spikes import robust_z_rows
+from .robust_z import robust_z_rows
 
 if TYPE_CHECKING:
     import numpy as np

@@ -21,17 +21,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params, Stat
 
-from ._common import Reduce, StepWindow, reduce
-from .activation import axis_positions, checkpoints_in
+from .._lib.checkpoints import checkpoints_in, read_rows, trailing_width
+from .._lib.reduce import Reduce, reduce_defined
+from .._lib.stats import count
+from .._lib.windows import StepWindow
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from registry.artifacts import Run
-    from registry.readers.activations import ActivationArtifact, Checkpoint, Tensor
+    from registry import ActivationArtifact, Checkpoint, Run, Tensor
 
 BLOCK = 1 << 21
 FEATURE_GRAM_MAX = 2048
@@ -42,12 +40,8 @@ StepRef = int | Literal["first", "last"]
 class DriftParams(Params):
     artifact: str = Field("activations", description="Name of the run's activation artifact (a folder of checkpoints).")
     tensor: str = Field(description="Tensor name or alias (the same in both checkpoints).")
-    between: tuple[StepRef, StepRef] = Field(
-        ("first", "last"), description="The two checkpoints: steps, or first / last."
-    )
-    other: str | None = Field(
-        None, description="Take the second checkpoint from this artifact instead (e.g. a second file)."
-    )
+    between: tuple[StepRef, StepRef] = Field(("first", "last"), description="The two checkpoints: steps, or first / last.")
+    other: str | None = Field(None, description="Take the second checkpoint from this artifact instead (e.g. a second file).")
     consecutive: bool = Field(
         False, description="Instead of `between`: every checkpoint against the one before it, reduced by `reduce`."
     )
@@ -64,14 +58,6 @@ class DriftParams(Params):
         return self
 
 
-def _rows(t: Tensor, r0: int, r1: int, width: int) -> np.ndarray:
-    import numpy as np
-
-    block = np.array(t.read(r0 * width, (r1 - r0) * width), dtype=np.float64)
-    t.release(r0 * width, (r1 - r0) * width)
-    return block.reshape(r1 - r0, width)
-
-
 def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str, Any], int, dict[str, Any]]:
     """Statistics, n and evidence for one pair of tensors."""
     import numpy as np
@@ -83,13 +69,7 @@ def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str
         )
     if ta.ndim == 0:
         raise CannotMeasure(f"{ta.describe()} is a scalar")
-    if features:
-        pos = axis_positions(ta, features, "use as features")
-        if sorted(pos) != list(range(ta.ndim - len(pos), ta.ndim)):
-            raise CannotMeasure(f"features {features} must be the trailing axes of {ta.describe()} (axes {ta.axes})")
-        k = len(pos)
-    else:
-        k = 1
+    k = trailing_width(ta, features, "use as features")
     width = int(np.prod(ta.shape[ta.ndim - k :], dtype=np.int64))
     rows = ta.size // width if width else 0
     chunk = max(1, BLOCK // max(width, 1))
@@ -101,7 +81,7 @@ def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str
     used = 0
     for r0 in range(0, rows, chunk):
         r1 = min(rows, r0 + chunk)
-        a, b = _rows(ta, r0, r1, width), _rows(tb, r0, r1, width)
+        a, b = read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
         ok = np.isfinite(a) & np.isfinite(b)
         nonfinite += int(ok.size - ok.sum())
         az, bz = np.where(ok, a, 0.0), np.where(ok, b, 0.0)
@@ -124,7 +104,7 @@ def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str
             yx = np.zeros((width, width))
             for r0 in range(0, rows, chunk):
                 r1 = min(rows, r0 + chunk)
-                a, b = _rows(ta, r0, r1, width), _rows(tb, r0, r1, width)
+                a, b = read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
                 good = (np.isfinite(a) & np.isfinite(b)).all(axis=1)
                 xa, xb = a[good] - mu_a, b[good] - mu_b
                 xx += xa.T @ xa
@@ -137,7 +117,7 @@ def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str
             xs, ys = [], []
             for r0 in range(0, rows, chunk):
                 r1 = min(rows, r0 + chunk)
-                a, b = _rows(ta, r0, r1, width), _rows(tb, r0, r1, width)
+                a, b = read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
                 good = (np.isfinite(a) & np.isfinite(b)).all(axis=1)
                 xs.append(a[good] - mu_a)
                 ys.append(b[good] - mu_b)
@@ -156,7 +136,7 @@ def _tensor_at(art: ActivationArtifact, ckpt: Checkpoint, name: str) -> Tensor:
     return art.store(ckpt).tensor(name)
 
 
-class Drift(Evaluator):
+class Drift(Evaluator[DriftParams]):
     """Similarity of one tensor on the same probe inputs between two checkpoints: the cosine of the
     flattened activations and linear CKA (features = the last axis unless `features` names others).
 
@@ -170,7 +150,16 @@ class Drift(Evaluator):
     levels = frozenset({"activation"})
     version = "1"
     Params = DriftParams
-    statistics = ("cosine", "cka", "samples", "features", "nonfinite", "step_a", "step_b", "pairs")
+    statistics = (
+        Stat("cosine", "Cosine similarity of the two tensors flattened, over pairs where both are finite.", range=(-1, 1)),
+        Stat("cka", "Linear CKA between the two [samples, features] matrices (null beyond the size limits).", range=(0, 1)),
+        count("samples", "Samples (rows) behind the CKA."),
+        count("features", "Features per sample."),
+        count("nonfinite", "Element pairs left out of the cosine."),
+        Stat("step_a", "Step of the first checkpoint (of the pair reported, with `consecutive`).", type=int),
+        Stat("step_b", "Step of the second checkpoint.", type=int),
+        count("pairs", "Pairs of checkpoints compared."),
+    )
 
     def evaluate(self, params: DriftParams, run: Run) -> Measurement:
         art = run.tensors(params.artifact)
@@ -198,11 +187,9 @@ class Drift(Evaluator):
                 _tensor_at(art, prev, params.tensor), _tensor_at(art, cur, params.tensor), params.features
             )
             rows.append({**stats, "step_a": prev.step, "step_b": cur.step})
-        import numpy as np
 
         def red(key: str) -> float | None:
-            vals = [r[key] for r in rows if r[key] is not None]
-            return reduce(np.asarray(vals), params.reduce) if vals else None
+            return reduce_defined([r[key] for r in rows], params.reduce)
 
         cos = red("cosine")
         at = next((r for r in rows if r["cosine"] == cos), rows[-1]) if params.reduce in ("min", "max") else rows[-1]

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement
+from registry import CannotMeasure, Evaluator, Measurement, Stat
 
-from .events import RobustZSpec, detect, events_from
-from .series import SeriesSpec, load_series
+from .._lib.events import RobustZSpec, detect, events_from
+from .._lib.series import SeriesSpec, load_series
+from .._lib.stats import count
+from .._lib.windows import no_rows
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
+    from registry import Run
 
 
 class SpikesParams(SeriesSpec):
@@ -29,7 +31,7 @@ class SpikesParams(SeriesSpec):
     )
 
 
-class Spikes(Evaluator):
+class Spikes(Evaluator[SpikesParams]):
     """Count loss spikes: a row t is flagged when (x_t − m) / (1.4826·MAD) > z and x_t / m > min_ratio,
     m and MAD being the median and median absolute deviation of the `window` rows before t.
 
@@ -38,7 +40,7 @@ class Spikes(Evaluator):
     examined (rows with a full window before them). Non-finite values are never flagged; they are
     counted in `nonfinite`. `max_ratio` is the largest x_t / m over the flagged rows.
 
-    Each event is classified as in the event engine (evaluators/events.py), its pre-event median
+    Each event is classified as in the event engine (evaluators/_lib/events.py), its pre-event median
     being m at its onset: `blips` (the next row is back within `tolerance` of it), `spikes` (back
     within `recover_within` steps of the onset), `divergences` (later, or never: `unrecovered` counts
     the never). `median_recovery_steps` is over the events that recovered (null if none did).
@@ -49,21 +51,16 @@ class Spikes(Evaluator):
     version = "2"
     Params = SpikesParams
     statistics = (
-        "count",
-        "rate_per_1k_steps",
-        "max_ratio",
-        "nonfinite",
-        "blips",
-        "spikes",
-        "divergences",
-        "median_recovery_steps",
-        "unrecovered",
+        count("count", "Spike events (maximal runs of flagged rows)."),
+        Stat("rate_per_1k_steps", "count per 1000 steps of the examined span.", range=(0, math.inf)),
+        Stat("max_ratio", "The largest x_t / m over the flagged rows (null without any)."),
+        count("nonfinite", "Non-finite (NaN, ±inf) values, never flagged."),
+        count("blips", "Events whose next row is already back within tolerance."),
+        count("spikes", "Events back within `recover_within` steps of the onset (not blips)."),
+        count("divergences", "Events back later than `recover_within` steps, or never."),
+        Stat("median_recovery_steps", "Median steps from onset to recovery over recovered events.", range=(0, math.inf)),
+        count("unrecovered", "Events that never recover."),
     )
-    # Counts are never negative: for `registry validate` lints (`count >= 0` cannot fail).
-    ranges = {
-        name: (0.0, float("inf"))
-        for name in ("count", "rate_per_1k_steps", "nonfinite", "blips", "spikes", "divergences", "unrecovered")
-    }
 
     def evaluate(self, params: SpikesParams, run: Run) -> Measurement:
         import numpy as np
@@ -71,8 +68,7 @@ class Spikes(Evaluator):
         series = load_series(run, params)
         steps, values = series.steps, series.values
         if steps.size == 0:
-            where = f" with steps in {list(params.steps)}" if params.steps is not None else ""
-            raise CannotMeasure(f"artifact {params.source_artifact!r} has no rows{where}")
+            raise CannotMeasure(no_rows(params.source_artifact, params.steps))
         spec = RobustZSpec.model_validate(
             {
                 "detector": "robust_z",

@@ -1,156 +1,21 @@
-"""metric.threshold — the reference evaluator: every other built-in has this shape.
-
-1. a `Params` model (extra keys are errors; defaults documented with `Field(description=...)`),
-2. class attributes `name`, `levels`, `version`, `statistics`,
-3. `evaluate(params, run)`: read only what the params name through `run`, raise `CannotMeasure`
-   when there is nothing to measure, and return a `Measurement` — never an outcome.
-"""
+"""metric.compare — two windows or series reduced to one number each, compared: a − b and a / b."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, Measurement, Params
+from registry import CannotMeasure, Evaluator, Measurement, Params, Stat
 
-from ._common import Reduce, StepWindow, reduce, window_slice
-from .series import SeriesSpec, SeriesStat, load_series
+from .._lib.reduce import Across, Reduce, reduce
+from .._lib.series import SeriesSpec, SeriesStat, load_series
+from .._lib.windows import StepWindow, no_rows, window_slice
 
 if TYPE_CHECKING:
-    from registry.artifacts import Run
-
-
-class ThresholdParams(Params):
-    artifact: str = Field("metrics", description="Name of the run's metrics artifact.")
-    column: str = Field(description="Column to reduce (a metric name or an alias from the manifest).")
-    steps: StepWindow = None
-    reduce: Reduce = Field("last", description="How the window's values become one number.")
-
-
-class Threshold(Evaluator):
-    """Reduce one step-indexed column over a window of steps to a single `value`.
-
-    Missing values (NaN) are skipped and counted in `missing`; `n` is the number of values reduced.
-    """
-
-    name = "metric.threshold"
-    levels = frozenset({"loss", "activation"})
-    version = "1"
-    Params = ThresholdParams
-    statistics = ("value", "missing")
-    ranges = {"missing": (0.0, float("inf"))}  # for `registry validate` lints
-
-    def evaluate(self, params: ThresholdParams, run: Run) -> Measurement:
-        import numpy as np
-
-        table = run.metrics(params.artifact)
-        steps = table.steps
-        values = table.column(params.column)
-        window = window_slice(steps, params.steps)  # steps are sorted: a view, not a mask and a copy
-        values = values[window]
-        present = ~np.isnan(values)
-        if window.stop <= window.start:
-            where = f" with steps in {list(params.steps)}" if params.steps is not None else ""
-            raise CannotMeasure(f"artifact {params.artifact!r} has no rows{where}")
-        kept = values[present]
-        value = reduce(kept, params.reduce) if kept.size else None
-        return Measurement(
-            statistics={"value": value, "missing": int((~present).sum())},
-            n=int(kept.size),
-            evidence={"first_step": int(steps[window.start]), "last_step": int(steps[window.stop - 1])},
-        )
-
-
-# ---------------------------------------------------------------------------------------------------
-# metric.trend
-
-
-class TrendParams(SeriesSpec):
-    alternative: Literal["two-sided", "increasing", "decreasing"] = Field(
-        "two-sided", description="What the p-value tests against no trend: any trend, or one direction."
-    )
-
-
-def _window_values(run: Run, artifact: str, column: str, steps: tuple[int | None, int | None] | None) -> Any:
-    """(steps, values) of a column inside a step window, as views; CannotMeasure when it is empty."""
-    table = run.metrics(artifact)
-    all_steps = table.steps
-    values = table.column(column)
-    rows = window_slice(all_steps, steps)
-    if rows.stop <= rows.start:
-        where = f" with steps in {list(steps)}" if steps is not None else ""
-        raise CannotMeasure(f"artifact {artifact!r} has no rows{where}")
-    return all_steps[rows], values[rows]
-
-
-class Trend(Evaluator):
-    """Trend of one series over a window of steps: least-squares `slope` (value units per step) and
-    Kendall's tau-b of value against step with its `p_value`.
-
-    The series is a metrics column, or an activation statistic per checkpoint (`tensor` + `stat`).
-
-    tau-b and its p-value use the normal approximation without continuity correction (as
-    scipy.stats.kendalltau(method="asymptotic"); implemented in evaluators/kendall.py, no scipy
-    needed). `alternative` chooses the test: two-sided, or one-sided for an increasing or decreasing
-    trend. Missing values (NaN) are skipped and counted in `missing`; an infinite value, fewer than
-    two values, or a constant series cannot be measured. `n` is the number of values used.
-    """
-
-    name = "metric.trend"
-    levels = frozenset({"loss", "activation"})
-    version = "1"
-    Params = TrendParams
-    statistics = ("slope", "tau", "p_value", "missing")
-    ranges = {"tau": (-1.0, 1.0), "p_value": (0.0, 1.0), "missing": (0.0, float("inf"))}  # for validate lints
-
-    def evaluate(self, params: TrendParams, run: Run) -> Measurement:
-        import numpy as np
-
-        from .kendall import kendall_tau
-
-        series = load_series(run, params)
-        if series.steps.size == 0:
-            where = f" with steps in {list(params.steps)}" if params.steps is not None else ""
-            raise CannotMeasure(f"artifact {params.source_artifact!r} has no rows{where}")
-        steps, values = series.steps, series.values
-        what = f"column {params.column!r}" if params.tensor is None else f"series {params.label!r}"
-        present = ~np.isnan(values)
-        missing = int(values.size - present.sum())
-        if missing:
-            steps, values = steps[present], values[present]
-        infinite = np.flatnonzero(np.isinf(values))
-        if infinite.size:
-            raise CannotMeasure(
-                f"{what} has {infinite.size} infinite value(s) in the window "
-                f"(first at step {int(steps[infinite[0]])}); a trend is undefined"
-            )
-        if values.size < 2:
-            raise CannotMeasure(f"{what} has {values.size} value(s) in the window; a trend needs at least 2")
-        if values.min() == values.max():
-            raise CannotMeasure(f"{what} is constant ({float(values[0])!r}) over the window; Kendall's tau is undefined")
-        x = steps.astype(np.float64)
-        xc = x - x.mean()
-        mean = float(values.mean())
-        slope = float(np.dot(xc, values - mean) / np.dot(xc, xc))
-        tau = kendall_tau(values, params.alternative)
-        return Measurement(
-            statistics={"slope": slope, "tau": tau.tau, "p_value": tau.p_value, "missing": missing},
-            n=int(values.size),
-            evidence={
-                "first_step": int(steps[0]),
-                "last_step": int(steps[-1]),
-                "fit_first": mean + slope * float(xc[0]),
-                "fit_last": mean + slope * float(xc[-1]),
-                "z": tau.z,
-            },
-        )
-
-
-# ---------------------------------------------------------------------------------------------------
-# metric.compare
+    from registry import Run
 
 
 class _SeriesFields(Params):
@@ -162,7 +27,7 @@ class _SeriesFields(Params):
     stat: SeriesStat | None = Field(None, description="With `tensor`: the statistic measured on each checkpoint.")
     threshold: float | None = Field(None, description="With `tensor`: frac_above's value, or frac_low_entropy's entropy.")
     keep: list[str] | None = Field(None, description="With `tensor` and an element statistic: named axes kept, then `across`.")
-    across: Literal["max", "min", "mean", "median"] | None = Field(None, description="With `keep`: how kept indices combine.")
+    across: Across | None = Field(None, description="With `keep`: how kept indices combine.")
     select: dict[str, int] | None = Field(None, description="With `tensor`: named axis -> index read.")
 
 
@@ -255,7 +120,7 @@ class CompareParams(_SeriesFields):
         return ResolvedSide(artifact, None, steps, how, series)
 
 
-class Compare(Evaluator):
+class Compare(Evaluator[CompareParams]):
     """Reduce two windows or series to one number each -- `a` and `b` -- and compare them:
     `difference` = a − b, `ratio` = a / b (null when b is 0).
 
@@ -273,7 +138,13 @@ class Compare(Evaluator):
     levels = frozenset({"loss", "activation"})
     version = "1"
     Params = CompareParams
-    statistics = ("a", "b", "difference", "ratio", "missing")
+    statistics = (
+        Stat("a", "Side a's values reduced to one number."),
+        Stat("b", "Side b's values reduced to one number."),
+        Stat("difference", "a − b."),
+        Stat("ratio", "a / b (null when b is 0)."),
+        Stat("missing", "Missing (NaN) values on both sides, skipped.", range=(0, math.inf), type=int),
+    )
 
     def evaluate(self, params: CompareParams, run: Run) -> Measurement:
         import numpy as np
@@ -319,3 +190,14 @@ class Compare(Evaluator):
             n=min(counts),
             evidence=evidence,
         )
+
+
+def _window_values(run: Run, artifact: str, column: str, steps: tuple[int | None, int | None] | None) -> Any:
+    """(steps, values) of a column inside a step window, as views; CannotMeasure when it is empty."""
+    table = run.metrics(artifact)
+    all_steps = table.steps
+    values = table.column(column)
+    rows = window_slice(all_steps, steps)
+    if rows.stop <= rows.start:
+        raise CannotMeasure(no_rows(artifact, steps))
+    return all_steps[rows], values[rows]

@@ -25,17 +25,19 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.readers.activations import Tensor
+    from registry import Tensor
 
 # Elements per block read from a tensor: 4 Mi float32 = 16 MiB at a time.
 BLOCK = 1 << 22
 
-STATS = ("mean", "mean_abs", "rms", "std", "kurtosis", "max_abs", "max", "min", "frac_above")
+# The element statistics (activation.stat's `stat`, and a series' `stat` over a tensor): named here only.
+ElementStat = Literal["mean", "mean_abs", "rms", "std", "kurtosis", "max_abs", "max", "min", "frac_above"]
+ELEMENT_STATS: tuple[str, ...] = get_args(ElementStat)
 _NEEDS: dict[str, frozenset[str]] = {
     "mean": frozenset({"s1"}),
     "mean_abs": frozenset({"abs"}),
@@ -343,7 +345,7 @@ def moments_of(
     """
     import numpy as np
 
-    from registry.readers.activations import ArrayTensor, MappedTensor, Tensor, _prod
+    from registry import ArrayTensor, MappedTensor, Tensor
 
     tensor: Tensor = source if isinstance(source, Tensor) else ArrayTensor("array", np.asarray(source), "", Path("<array>"))
     fixed = dict(fixed or {})
@@ -359,7 +361,7 @@ def moments_of(
     lead = len(keep) + len([k for k in fixed if k not in keep])
     leading = sorted(set(keep) | set(fixed))
     if isinstance(tensor, MappedTensor) and leading == list(range(lead)) and not (set(keep) & set(fixed)):
-        trailing = _prod(shape[lead:])
+        trailing = math.prod(int(d) for d in shape[lead:])
         ranges = [[fixed[k]] if k in fixed else range(shape[k]) for k in range(lead)]
         jobs: list[tuple[tuple[int, ...], int, int]] = []
         for idx in itertools.product(*ranges):

@@ -1,5 +1,5 @@
 """The measurements behind the text evaluators: per-sample statistics, one streaming pass over a
-text artifact split into step windows, the Wilson interval and a seeded permutation test.
+text artifact split into step windows, and the Wilson interval.
 
 Definitions (per sample; "units" are words or characters, by the `unit` param):
 
@@ -23,30 +23,17 @@ from collections.abc import Callable, Iterator, Sequence
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
-from registry.errors import ArtifactError, CannotMeasure
+from registry import ArtifactError, CannotMeasure
+
+from .windows import Bounds, show_window
 
 if TYPE_CHECKING:
-    import numpy as np
+    from registry import Run, Sample
 
-    from registry.artifacts import Run
-    from registry.readers.text import Sample
-
-Window = tuple[int | None, int | None] | None
+Window = Bounds | None
 
 WORD_RE = re.compile(r"\w+(?:['\u2019]\w+)*")
 NAN = math.nan
-
-
-def show_window(window: Window) -> str:
-    if window is None:
-        return "all steps"
-    lo, hi = window
-    return f"[{'null' if lo is None else lo}, {'null' if hi is None else hi}]"
-
-
-def in_window(window: Window, label: str = "the window") -> str:
-    """' in the window [a, b]' for messages, or '' for all steps."""
-    return "" if window is None else f" in {label} {show_window(window)}"
 
 
 # --- per-sample statistics ------------------------------------------------------------------------
@@ -320,49 +307,3 @@ def wilson(successes: int, trials: int, confidence: float) -> tuple[float | None
     centre = (p + z2n / 2) / (1 + z2n)
     half = z * math.sqrt(p * (1 - p) / trials + z2n / (4 * trials)) / (1 + z2n)
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _center(values: np.ndarray, how: str, axis: int | None = None) -> np.ndarray:
-    import numpy as np
-
-    return np.asarray(np.median(values, axis=axis) if how == "median" else np.mean(values, axis=axis))
-
-
-def permutation_p(
-    a: np.ndarray,
-    b: np.ndarray,
-    how: Literal["mean", "median"],
-    permutations: int,
-    seed: int,
-    alternative: Literal["two-sided", "greater", "less"],
-) -> float | None:
-    """Monte-Carlo permutation p-value of center(b) - center(a), labels shuffled over samples.
-
-    p = (1 + #{permuted differences at least as extreme}) / (1 + permutations) (Phipson & Smyth
-    2010), so it is never 0. `greater` tests b > a, `less` b < a.
-    """
-    import numpy as np
-
-    if permutations == 0 or a.size == 0 or b.size == 0:
-        return None
-    observed = float(_center(b, how) - _center(a, how))
-    pooled = np.concatenate([a, b])
-    na = a.size
-    rng = np.random.default_rng(seed)
-    scale = max(1.0, float(np.max(np.abs(pooled))))
-    eps = 1e-9 * scale  # permuted differences equal to the observed one up to rounding count as extreme
-    extreme = 0
-    chunk = max(1, min(permutations, 4_000_000 // pooled.size))
-    done = 0
-    while done < permutations:
-        k = min(chunk, permutations - done)
-        shuffled = rng.permuted(np.broadcast_to(pooled, (k, pooled.size)), axis=1)
-        diffs = _center(shuffled[:, na:], how, axis=1) - _center(shuffled[:, :na], how, axis=1)
-        if alternative == "greater":
-            extreme += int(np.count_nonzero(diffs >= observed - eps))
-        elif alternative == "less":
-            extreme += int(np.count_nonzero(diffs <= observed + eps))
-        else:
-            extreme += int(np.count_nonzero(np.abs(diffs) >= abs(observed) - eps))
-        done += k
-    return (extreme + 1) / (permutations + 1)

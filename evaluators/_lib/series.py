@@ -15,45 +15,29 @@ Evaluators that work on curves (spikes, events, trends) take a `SeriesSpec` and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from registry.plugins import Params
+from registry import CannotMeasure, Params
 
-from ._common import StepWindow, window_slice
-from .moments import STATS as ELEMENT_STATS
+from .attention import AttentionStat, measure_attention
+from .checkpoints import checkpoints_in
+from .elements import measure_stat
+from .lens import LensSpec, LensStat, measure_lens
+from .moments import ELEMENT_STATS, ElementStat
+from .windows import StepWindow, window_slice
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from registry.artifacts import Run
+    from registry import Run, TensorStore
 
-
-SeriesStat = Literal[
-    # activation.stat
-    "mean",
-    "mean_abs",
-    "rms",
-    "std",
-    "kurtosis",
-    "max_abs",
-    "max",
-    "min",
-    "frac_above",
-    # activation.attention
-    "entropy_mean",
-    "entropy_min",
-    "max_weight",
-    "frac_low_entropy",
-    "max_logit",
-    # activation.lens (residual streams `tensor`, TransformerLens names for the rest, last-but-one layer)
-    "lens_agreement",
-    "lens_cross_entropy",
-    "lens_accuracy",
-]
-ACTIVATION_SERIES_STATS: tuple[str, ...] = get_args(SeriesStat)
+# What `stat:` may name: an element statistic, an attention statistic, or a logit-lens statistic
+# (`lens_` + its name) -- each list is kept where it is computed.
+SeriesStat = Literal[ElementStat, AttentionStat, LensStat]
 _ACTIVATION_ONLY = ("stat", "threshold", "keep", "across", "select")
 
 
@@ -117,8 +101,6 @@ class Series:
 
 def load_series(run: Run, spec: SeriesSpec) -> Series:
     if spec.tensor is not None:
-        from .activation import activation_series
-
         return activation_series(run, spec)
     assert spec.column is not None
     table = run.metrics(spec.artifact)
@@ -128,3 +110,41 @@ def load_series(run: Run, spec: SeriesSpec) -> Series:
         rows = window_slice(steps, spec.steps)  # steps are sorted: a view, no copy of a long column
         steps, values = steps[rows], values[rows]
     return Series(name=spec.column, steps=steps, values=values)
+
+
+def activation_series(run: Run, spec: SeriesSpec) -> Series:
+    """The series a `SeriesSpec` with `tensor:` names: its statistic on each checkpoint, by step."""
+    import numpy as np
+
+    assert spec.tensor is not None and spec.stat is not None
+    art = run.tensors(spec.source_artifact)
+    if art.checkpoints[0].step is None:
+        raise CannotMeasure(
+            f"activation artifact {spec.source_artifact!r} is one file without a step ({art.path.name}); "
+            "a series needs a folder of checkpoints named by step"
+        )
+    chosen = checkpoints_in(art, spec.steps)
+    measure = _series_measure(spec)
+    values = [measure(art.store(c)) for c in chosen]
+    return Series(
+        name=spec.label,
+        steps=np.asarray([c.step for c in chosen], dtype=np.int64),
+        values=np.asarray([np.nan if v is None else v for v in values], dtype=np.float64),
+    )
+
+
+def _series_measure(spec: SeriesSpec) -> Callable[[TensorStore], float | None]:
+    stat = str(spec.stat)
+    tensor = str(spec.tensor)
+    if stat in get_args(AttentionStat):
+        return lambda store: _number(measure_attention(store, tensor, entropy_below=spec.threshold).stats.get(stat))
+    if stat in get_args(LensStat):
+        lens = LensSpec.model_validate({"resid": tensor})
+        return lambda store: _number(measure_lens(store, lens).stats.get(stat.removeprefix("lens_")))
+    return lambda store: _number(
+        measure_stat(store, tensor, stat, spec.threshold, spec.keep, spec.across, spec.select).stats["value"]
+    )
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
