@@ -12,8 +12,9 @@ import yaml
 from conftest import Project, invoke, write_run, write_table
 from pydantic import ValidationError
 
-from evaluators.kendall import inversions, kendall_tau
-from evaluators.metric import Compare, CompareParams, Trend, TrendParams
+from evaluators._lib.kendall import inversions, kendall_tau
+from evaluators.metric.compare import Compare, CompareParams
+from evaluators.metric.trend import Trend, TrendParams
 from registry.artifacts import Run, load_run
 from registry.errors import CannotMeasure
 

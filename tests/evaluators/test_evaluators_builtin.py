@@ -71,7 +71,15 @@ def test_case(case: dict[str, Any], evaluators: EvaluatorRegistry, tmp_path: Pat
     measurement = evaluator.evaluate(params, run)
     statistics = dict(measurement.statistics)
     # The contract: an evaluator returns exactly the statistics it declares.
-    assert set(statistics) == set(evaluator.statistics_for(params))
+    declared = {s.name: s for s in evaluator.statistics_for(params)}
+    assert set(statistics) == set(declared)
+    # ... each of the declared type (null: undefined), inside its declared range.
+    for name, value in statistics.items():
+        stat = declared[name]
+        if value is not None:
+            assert isinstance(value, stat.type) or (stat.type is float and isinstance(value, int)), (name, value)
+            if stat.range is not None and not isinstance(value, str):
+                assert stat.range[0] <= value <= stat.range[1], (name, value)
     # Cases pin the statistics they are about; an evaluator may return more (it declares them all).
     assert set(case["statistics"]) <= set(statistics)
     assert same({k: statistics[k] for k in case["statistics"]}, case["statistics"]), statistics

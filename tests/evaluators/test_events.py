@@ -14,18 +14,11 @@ import pytest
 import yaml
 from conftest import Project, invoke, write_run, write_table
 
-from evaluators import detectors
-from evaluators.events import (
-    KINDS,
-    EmaRatioSpec,
-    Precedes,
-    PrecedesParams,
-    RobustZSpec,
-    ThresholdSpec,
-    events_from,
-    shift_test,
-)
-from evaluators.spikes import block_scheme, robust_z_rows
+from evaluators._lib import detectors
+from evaluators._lib.events import KINDS, EmaRatioSpec, RobustZSpec, ThresholdSpec, events_from
+from evaluators._lib.robust_z import block_scheme, robust_z_rows
+from evaluators._lib.shift import shift_test
+from evaluators.events.precedes import Precedes, PrecedesParams
 from registry.artifacts import load_run
 from registry.errors import CannotMeasure
 

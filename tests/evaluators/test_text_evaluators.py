@@ -14,11 +14,15 @@ import yaml
 from conftest import FIXTURES, write_run
 from pydantic import ValidationError
 
-from evaluators.text import CompareParams, MatchRateParams, StatsParams, Top1Params
-from evaluators.text_measures import TextStatistics, permutation_p, wilson
+from evaluators._lib.permutation import permutation_test
+from evaluators._lib.text import TextStatistics, wilson
+from evaluators.text.compare import CompareParams
+from evaluators.text.match_rate import MatchRateParams
+from evaluators.text.stats import StatsParams
+from evaluators.text.top1_agreement import Top1Params
 from registry.artifacts import load_run
 from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, EvaluatorRegistry
+from registry.plugins import Evaluator, EvaluatorRegistry, Stat
 
 TEXT = FIXTURES / "text"
 CASES: list[dict[str, Any]] = yaml.safe_load((TEXT / "cases.yaml").read_text(encoding="utf-8"))["cases"]
@@ -83,7 +87,15 @@ def test_case(case: dict[str, Any], evaluators: EvaluatorRegistry, tmp_path: Pat
         return
     measurement = evaluator.evaluate(params, run)
     statistics = dict(measurement.statistics)
-    assert set(statistics) == set(evaluator.statistics_for(params))
+    declared = {s.name: s for s in evaluator.statistics_for(params)}
+    assert set(statistics) == set(declared)
+    # ... each of the declared type (null: undefined), inside its declared range.
+    for name, value in statistics.items():
+        stat = declared[name]
+        if value is not None:
+            assert isinstance(value, stat.type) or (stat.type is float and isinstance(value, int)), (name, value)
+            if stat.range is not None and not isinstance(value, str):
+                assert stat.range[0] <= value <= stat.range[1], (name, value)
     assert same(statistics, case["statistics"]), statistics
     assert measurement.n == case["n"]
     for key, expected in case.get("evidence", {}).items():
@@ -126,6 +138,12 @@ def test_wilson_without_trials() -> None:
     assert wilson(0, 0, 0.95) == (None, None)
 
 
+def permutation_p(a: np.ndarray, b: np.ndarray, how: Any, permutations: int, seed: int, alternative: Any) -> float:
+    """text.compare's Monte-Carlo test of center(b) - center(a) (as the shared test runs it: b first)."""
+    test = permutation_test(b, a, how, alternative=alternative, permutations=permutations, seed=seed, exact=False)
+    return test.p_value
+
+
 def test_permutation_p_matches_the_exact_test() -> None:
     # 3 vs 3 fully separated: of the 20 splits only the observed one is as extreme (one-sided),
     # the observed and its mirror image (two-sided): exact p = 1/20 and 2/20.
@@ -144,7 +162,15 @@ def test_permutation_p_is_seeded_and_never_zero() -> None:
     p1 = permutation_p(a, b, "mean", 999, 7, "greater")
     assert p1 == permutation_p(a, b, "mean", 999, 7, "greater")
     assert p1 == 1 / 1000  # nothing as extreme: the smallest p the test can give
-    assert permutation_p(a, b, "mean", 0, 7, "greater") is None
+
+
+def test_exact_enumeration_when_small() -> None:
+    # 3 vs 3 fully separated: of the C(6, 3) = 20 splits only the observed one is as extreme.
+    a, b = np.array([10.0, 11.0, 12.0]), np.array([0.0, 1.0, 2.0])
+    test = permutation_test(a, b, "mean", alternative="greater", permutations=20)
+    assert (test.p_value, test.used, test.exact) == (1 / 20, 20, True)
+    assert permutation_test(a, b, "mean", permutations=20).p_value == 2 / 20
+    assert not permutation_test(a, b, "mean", permutations=19).exact
 
 
 def test_permutation_p_chunks_give_the_same_answer_as_one_batch() -> None:
@@ -200,13 +226,17 @@ def test_params_rules(model: Any, params: dict[str, Any], message: str) -> None:
     assert message in str(info.value)
 
 
+def names(stats: tuple[Stat, ...]) -> list[str]:
+    return [s.name for s in stats]
+
+
 def test_statistics_depend_on_params(evaluators: EvaluatorRegistry) -> None:
     stats = evaluators.get("text.stats")
-    assert "vocab_fraction" not in stats.statistics_for(StatsParams())
-    assert "vocab_fraction" in stats.statistics_for(StatsParams(vocab=["a"]))
+    assert "vocab_fraction" not in names(stats.statistics_for(StatsParams()))
+    assert "vocab_fraction" in names(stats.statistics_for(StatsParams(vocab=["a"])))
     top1 = evaluators.get("text.top1_agreement")
-    assert "difference" not in top1.statistics_for(Top1Params())
-    assert "difference" in top1.statistics_for(Top1Params(steps=(0, 1), b=(2, 3)))
+    assert "difference" not in names(top1.statistics_for(Top1Params()))
+    assert "difference" in names(top1.statistics_for(Top1Params(steps=(0, 1), b=(2, 3))))
 
 
 def test_vocab_artifact(evaluators: EvaluatorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -224,7 +254,7 @@ def test_vocab_artifact(evaluators: EvaluatorRegistry, tmp_path: Path, monkeypat
 
 
 def test_fast_word_split_matches_the_regex() -> None:
-    from evaluators.text_measures import WORD_RE, words
+    from evaluators._lib.text import WORD_RE, words
 
     rng = np.random.default_rng(0)
     alphabet = list('abcXYZ019_ ,.;:-!?\n\t"()[]{}#$%&*+/<=>@\\^`|~') + ["'"]

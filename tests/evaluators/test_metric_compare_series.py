@@ -11,9 +11,9 @@ import pytest
 from conftest import FIXTURES, write_table
 from pydantic import ValidationError
 
-from evaluators.lens import Lens
-from evaluators.metric import Compare, CompareParams
-from evaluators.series import SeriesSpec, load_series
+from evaluators._lib.series import SeriesSpec, load_series
+from evaluators.activation.lens import Lens
+from evaluators.metric.compare import Compare, CompareParams
 from registry.artifacts import Run, load_run
 from registry.errors import CannotMeasure
 

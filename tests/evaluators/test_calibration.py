@@ -72,7 +72,7 @@ def simulate(design: Design, runs: int, seed: int, folder: Path, detector: dict[
     import pandas as pd
     import yaml
 
-    from evaluators.events import Precedes, PrecedesParams
+    from evaluators.events.precedes import Precedes, PrecedesParams
     from registry.artifacts import load_run
 
     rng = np.random.default_rng(seed)

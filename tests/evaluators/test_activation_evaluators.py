@@ -14,12 +14,14 @@ import pytest
 from conftest import FIXTURES, safetensors_bytes
 from pydantic import ValidationError
 
-from evaluators.activation import Stat, StatParams, growth_exponent
-from evaluators.attention import Attention
-from evaluators.drift import Drift
-from evaluators.lens import Lens
-from evaluators.probe import Probe, ProbeUnavailable
-from evaluators.series import SeriesSpec, load_series
+from evaluators._lib.checkpoints import growth_exponent
+from evaluators._lib.series import SeriesSpec, load_series
+from evaluators.activation.attention import Attention
+from evaluators.activation.drift import Drift
+from evaluators.activation.lens import Lens
+from evaluators.activation.probe import Probe, ProbeUnavailable
+from evaluators.activation.stat import ActivationStat as Stat
+from evaluators.activation.stat import StatParams
 from registry.artifacts import Run, load_run
 from registry.errors import CannotMeasure
 from registry.plugins import Measurement
@@ -302,7 +304,7 @@ def test_cka_is_invariant_to_rotation_and_scale(tmp_path: Path, monkeypatch: pyt
     r = load_run(tmp_path / "run.yaml")
     m = measure(Drift(), r, tensor="h")
     assert m.statistics["cka"] == pytest.approx(1.0) and m.statistics["cosine"] < 0.9
-    import evaluators.drift as drift
+    import evaluators.activation.drift as drift
 
     monkeypatch.setattr(drift, "FEATURE_GRAM_MAX", 2)  # force the sample-space computation
     assert measure(Drift(), r, tensor="h").statistics["cka"] == pytest.approx(1.0)
