@@ -41,22 +41,27 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-if TYPE_CHECKING:
-    from .artifacts import Run
-    from .errors import ArtifactError, CannotMeasure, UserError
-    from .plugins import (
-        AnyEvaluator,
-        CrossRunEvaluator,
-        Evaluator,
-        EvaluatorBase,
-        EvaluatorRegistry,
-        Measurement,
-        Params,
-        Stat,
-        Statistic,
-    )
-    from .readers.activations import ActivationArtifact, ArrayTensor, Checkpoint, MappedTensor, Tensor, TensorStore
-    from .readers.text import Sample
+if TYPE_CHECKING:  # `X as X`: an explicit re-export, for type checkers (strict mypy)
+    from .artifacts import Run as Run
+    from .errors import ArtifactError as ArtifactError
+    from .errors import CannotMeasure as CannotMeasure
+    from .errors import UserError as UserError
+    from .plugins import AnyEvaluator as AnyEvaluator
+    from .plugins import CrossRunEvaluator as CrossRunEvaluator
+    from .plugins import Evaluator as Evaluator
+    from .plugins import EvaluatorBase as EvaluatorBase
+    from .plugins import EvaluatorRegistry as EvaluatorRegistry
+    from .plugins import Measurement as Measurement
+    from .plugins import Params as Params
+    from .plugins import Stat as Stat
+    from .plugins import Statistic as Statistic
+    from .readers.activations import ActivationArtifact as ActivationArtifact
+    from .readers.activations import ArrayTensor as ArrayTensor
+    from .readers.activations import Checkpoint as Checkpoint
+    from .readers.activations import MappedTensor as MappedTensor
+    from .readers.activations import Tensor as Tensor
+    from .readers.activations import TensorStore as TensorStore
+    from .readers.text import Sample as Sample
 
 
 def __getattr__(name: str) -> Any:

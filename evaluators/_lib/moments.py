@@ -18,14 +18,12 @@ block's reductions non-finite, and only then is the block re-read with a mask (a
 
 from __future__ import annotations
 
-import itertools
 import math
-import os
-import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from .blocks import flat_jobs, map_blocks
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,18 +49,6 @@ _NEEDS: dict[str, frozenset[str]] = {
 }
 ALL_NEEDS = frozenset().union(*_NEEDS.values())
 _FIELDS = ("count", "nonfinite", "s1", "sum_sq", "sum_abs", "max", "min", "above", "m2", "m3", "m4")
-
-
-def threads() -> int:
-    """Threads for streaming statistics: REGISTRY_THREADS, else the CPUs this process may use (max 4)."""
-    env = os.environ.get("REGISTRY_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cpus = os.cpu_count() or 1
-    return max(1, min(4, cpus))
 
 
 def needs_for(stats: Iterable[str]) -> frozenset[str]:
@@ -356,40 +342,18 @@ def moments_of(
     scratch_dtype = np.float64 if tensor.dtype == np.float64 or tensor.dtype.kind != "f" else np.float32
 
     # Fast path: the kept and fixed axes lead, so each kept index is one contiguous range, read in
-    # flat blocks (by `threads()` threads: numpy releases the GIL; results merge in block order, so
-    # the statistics do not depend on the thread count).
+    # flat blocks by threads (numpy releases the GIL; results merge in block order, so the statistics
+    # do not depend on the thread count).
     lead = len(keep) + len([k for k in fixed if k not in keep])
     leading = sorted(set(keep) | set(fixed))
     if isinstance(tensor, MappedTensor) and leading == list(range(lead)) and not (set(keep) & set(fixed)):
-        trailing = math.prod(int(d) for d in shape[lead:])
-        ranges = [[fixed[k]] if k in fixed else range(shape[k]) for k in range(lead)]
-        jobs: list[tuple[tuple[int, ...], int, int]] = []
-        for idx in itertools.product(*ranges):
-            flat = 0
-            for k, i in enumerate(idx):
-                flat = flat * shape[k] + i
-            at = tuple(idx[k] for k in keep)
-            for start in range(flat * trailing, (flat + 1) * trailing, block):
-                jobs.append((at, start, min(block, (flat + 1) * trailing - start)))
-        local = threading.local()
+        jobs = flat_jobs(shape, keep, fixed, lead, block)
 
-        def run(job: tuple[tuple[int, ...], int, int]) -> Moments:
-            _, start, count = job
-            if not hasattr(local, "scratch"):
-                local.scratch = np.empty(min(block, max(tensor.size, 1)), dtype=scratch_dtype)
-            part = _block_moments(tensor.read(start, count), needs, threshold, local.scratch)
-            tensor.release(start, count)
-            return part
+        def part(arr: np.ndarray, scratch: np.ndarray) -> Moments:
+            return _block_moments(arr, needs, threshold, scratch)
 
-        workers = threads() if len(jobs) > 2 else 1
-        if workers > 1:
-            tensor.read(jobs[0][1], 1)  # map the file once, before the threads race to
-            with ThreadPoolExecutor(workers) as pool:
-                parts = list(pool.map(run, jobs))
-        else:
-            parts = [run(job) for job in jobs]
-        for (at, _, _), part in zip(jobs, parts, strict=True):
-            acc.merge(part, at)
+        for (at, _, _), moments in zip(jobs, map_blocks(tensor, jobs, part, block, scratch_dtype), strict=True):
+            acc.merge(moments, at)
         return acc
 
     reduce_axes = tuple(k for k in range(tensor.ndim) if k not in keep)

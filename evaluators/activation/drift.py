@@ -17,6 +17,8 @@ Definitions:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
@@ -29,6 +31,8 @@ from .._lib.stats import count
 from .._lib.windows import StepWindow
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from registry import ActivationArtifact, Checkpoint, Run, Tensor
 
 BLOCK = 1 << 21
@@ -58,6 +62,82 @@ class DriftParams(Params):
         return self
 
 
+@dataclass
+class _Sums:
+    """First pass over a pair: the cosine's sums, and column sums of the rows finite in both."""
+
+    dot: float = 0.0
+    sa2: float = 0.0
+    sb2: float = 0.0
+    nonfinite: int = 0
+    used: int = 0
+    col_a: Any = None
+    col_b: Any = None
+
+
+def _blocks(ta: Tensor, tb: Tensor, rows: int, width: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The two tensors as [rows, width], block by block of rows, in float64."""
+    import numpy as np
+
+    chunk = max(1, BLOCK // max(width, 1))
+    for r0 in range(0, rows, chunk):
+        r1 = min(rows, r0 + chunk)
+        yield read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
+
+
+def _sums(ta: Tensor, tb: Tensor, rows: int, width: int) -> _Sums:
+    import numpy as np
+
+    out = _Sums(col_a=np.zeros(width), col_b=np.zeros(width))
+    for a, b in _blocks(ta, tb, rows, width):
+        ok = np.isfinite(a) & np.isfinite(b)
+        out.nonfinite += int(ok.size - ok.sum())
+        az, bz = np.where(ok, a, 0.0), np.where(ok, b, 0.0)
+        out.dot += float(np.einsum("ij,ij->", az, bz))
+        out.sa2 += float(np.einsum("ij,ij->", az, az))
+        out.sb2 += float(np.einsum("ij,ij->", bz, bz))
+        good = ok.all(axis=1)
+        out.col_a += a[good].sum(axis=0)
+        out.col_b += b[good].sum(axis=0)
+        out.used += int(good.sum())
+    return out
+
+
+def _centred(ta: Tensor, tb: Tensor, rows: int, width: int, sums: _Sums) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The rows finite in both tensors, column-centred, block by block."""
+    import numpy as np
+
+    mu_a, mu_b = sums.col_a / sums.used, sums.col_b / sums.used
+    for a, b in _blocks(ta, tb, rows, width):
+        good = (np.isfinite(a) & np.isfinite(b)).all(axis=1)
+        yield a[good] - mu_a, b[good] - mu_b
+
+
+def _cka(ta: Tensor, tb: Tensor, rows: int, width: int, sums: _Sums) -> tuple[float | None, str]:
+    """Linear CKA and how it was computed (feature space, sample space, or why not)."""
+    import numpy as np
+
+    if sums.used < 2:
+        return None, ""
+    if width <= FEATURE_GRAM_MAX:
+        xx = np.zeros((width, width))
+        yy = np.zeros((width, width))
+        yx = np.zeros((width, width))
+        for xa, xb in _centred(ta, tb, rows, width, sums):
+            xx += xa.T @ xa
+            yy += xb.T @ xb
+            yx += xb.T @ xa
+        denom = np.linalg.norm(xx) * np.linalg.norm(yy)
+        return (float((yx * yx).sum() / denom) if denom > 0 else None), "feature space"
+    if sums.used <= SAMPLE_GRAM_MAX:
+        parts = list(_centred(ta, tb, rows, width, sums))
+        x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        kx, ky = x @ x.T, y @ y.T
+        denom = np.linalg.norm(kx) * np.linalg.norm(ky)
+        return (float((kx * ky).sum() / denom) if denom > 0 else None), "sample space"
+    return None, f"not computed: {width} features and {sums.used} samples exceed both limits"
+
+
 def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str, Any], int, dict[str, Any]]:
     """Statistics, n and evidence for one pair of tensors."""
     import numpy as np
@@ -72,64 +152,11 @@ def drift_between(ta: Tensor, tb: Tensor, features: list[str]) -> tuple[dict[str
     k = trailing_width(ta, features, "use as features")
     width = int(np.prod(ta.shape[ta.ndim - k :], dtype=np.int64))
     rows = ta.size // width if width else 0
-    chunk = max(1, BLOCK // max(width, 1))
-
-    dot = sa2 = sb2 = 0.0
-    nonfinite = 0
-    col_a = np.zeros(width)
-    col_b = np.zeros(width)
-    used = 0
-    for r0 in range(0, rows, chunk):
-        r1 = min(rows, r0 + chunk)
-        a, b = read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
-        ok = np.isfinite(a) & np.isfinite(b)
-        nonfinite += int(ok.size - ok.sum())
-        az, bz = np.where(ok, a, 0.0), np.where(ok, b, 0.0)
-        dot += float(np.einsum("ij,ij->", az, bz))
-        sa2 += float(np.einsum("ij,ij->", az, az))
-        sb2 += float(np.einsum("ij,ij->", bz, bz))
-        good = ok.all(axis=1)
-        col_a += a[good].sum(axis=0)
-        col_b += b[good].sum(axis=0)
-        used += int(good.sum())
-    cosine = dot / math.sqrt(sa2 * sb2) if sa2 > 0 and sb2 > 0 else None
-
-    cka: float | None = None
-    how = ""
-    if used >= 2:
-        mu_a, mu_b = col_a / used, col_b / used
-        if width <= FEATURE_GRAM_MAX:
-            xx = np.zeros((width, width))
-            yy = np.zeros((width, width))
-            yx = np.zeros((width, width))
-            for r0 in range(0, rows, chunk):
-                r1 = min(rows, r0 + chunk)
-                a, b = read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
-                good = (np.isfinite(a) & np.isfinite(b)).all(axis=1)
-                xa, xb = a[good] - mu_a, b[good] - mu_b
-                xx += xa.T @ xa
-                yy += xb.T @ xb
-                yx += xb.T @ xa
-            denom = np.linalg.norm(xx) * np.linalg.norm(yy)
-            cka = float((yx * yx).sum() / denom) if denom > 0 else None
-            how = "feature space"
-        elif used <= SAMPLE_GRAM_MAX:
-            xs, ys = [], []
-            for r0 in range(0, rows, chunk):
-                r1 = min(rows, r0 + chunk)
-                a, b = read_rows(ta, r0, r1, width, np.float64), read_rows(tb, r0, r1, width, np.float64)
-                good = (np.isfinite(a) & np.isfinite(b)).all(axis=1)
-                xs.append(a[good] - mu_a)
-                ys.append(b[good] - mu_b)
-            x, y = np.concatenate(xs), np.concatenate(ys)
-            kx, ky = x @ x.T, y @ y.T
-            denom = np.linalg.norm(kx) * np.linalg.norm(ky)
-            cka = float((kx * ky).sum() / denom) if denom > 0 else None
-            how = "sample space"
-        else:
-            how = f"not computed: {width} features and {used} samples exceed both limits"
-    stats = {"cosine": cosine, "cka": cka, "samples": used, "features": width, "nonfinite": nonfinite}
-    return stats, used, {"cka": how}
+    sums = _sums(ta, tb, rows, width)
+    cosine = sums.dot / math.sqrt(sums.sa2 * sums.sb2) if sums.sa2 > 0 and sums.sb2 > 0 else None
+    cka, how = _cka(ta, tb, rows, width, sums)
+    stats = {"cosine": cosine, "cka": cka, "samples": sums.used, "features": width, "nonfinite": sums.nonfinite}
+    return stats, sums.used, {"cka": how}
 
 
 def _tensor_at(art: ActivationArtifact, ckpt: Checkpoint, name: str) -> Tensor:

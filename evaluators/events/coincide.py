@@ -63,7 +63,10 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
     )
 
     def evaluate_runs(
-        self, params: CoincideParams, groups: Mapping[str, Sequence[Run]], evaluators: EvaluatorRegistry
+        self,
+        params: CoincideParams,
+        groups: Mapping[str, Sequence[Run]],
+        evaluators: EvaluatorRegistry,  # noqa: ARG002 - the protocol's; coincide calls no other evaluator
     ) -> Measurement:
         import numpy as np
 

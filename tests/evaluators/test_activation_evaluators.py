@@ -258,7 +258,7 @@ def test_lens_from_stored_logits(tmp_path: Path) -> None:
     assert m.n == 10 and m.evidence["norm"] == "logits given"
 
 
-def test_lens_shape_mismatch(run: Run, tmp_path: Path) -> None:
+def test_lens_shape_mismatch(tmp_path: Path) -> None:
     t = ckpt(0)
     t["unembed.W_U"] = np.ones((12, 11), dtype=np.float32)
     r = one_file_run(tmp_path, t)
