@@ -18,6 +18,7 @@ Definitions (natural logarithms throughout):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from registry import CannotMeasure
@@ -79,9 +80,55 @@ def _rows(arr: np.ndarray, scores: bool) -> tuple[Any, ...]:
     return entropy, weight_max, logit_max, usable, bad, np.where(usable, err, 0.0)
 
 
+@dataclass
+class _Heads:
+    """Per-head sums over every row of one tensor."""
+
+    entropy_sum: np.ndarray
+    rows: np.ndarray
+    weight_max: np.ndarray
+    logit_max: np.ndarray
+    nonfinite: int = 0
+    row_sum_error: float = 0.0
+
+    @property
+    def entropy(self) -> np.ndarray:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            return np.where(self.rows > 0, self.entropy_sum / np.where(self.rows > 0, self.rows, 1), np.nan)
+
+
+def _heads(t: Tensor, head: int, scores: bool) -> _Heads:
+    """Stream a tensor's rows and accumulate per head."""
+    import numpy as np
+
+    n_heads = t.shape[head]
+    h = _Heads(np.zeros(n_heads), np.zeros(n_heads), np.full(n_heads, -np.inf), np.full(n_heads, -np.inf))
+    reduce_axes = tuple(k for k in range(t.ndim - 1) if k != head)
+    for full, arr in t.slabs(BLOCK, whole_trailing=1):
+        ent, wmax, lmax, usable, bad, err = _rows(arr, scores)
+        # Row arrays have the tensor's leading axes; the head axis keeps its position.
+        sl = full[head]
+        h.nonfinite += int(bad.sum())
+        h.entropy_sum[sl] += np.where(usable, ent, 0.0).sum(axis=reduce_axes)
+        h.rows[sl] += usable.sum(axis=reduce_axes)
+        h.weight_max[sl] = np.maximum(h.weight_max[sl], np.where(usable, wmax, -np.inf).max(axis=reduce_axes))
+        h.logit_max[sl] = np.maximum(h.logit_max[sl], np.where(usable, lmax, -np.inf).max(axis=reduce_axes))
+        h.row_sum_error = max(h.row_sum_error, float(err.max(initial=0.0)))
+    return h
+
+
+def _finite_or_none(values: np.ndarray) -> list[float | None]:
+    import numpy as np
+
+    return [None if not np.isfinite(v) else v for v in values.tolist()]
+
+
 def measure_attention(
     store: TensorStore, tensor: str, kind: str = "auto", head_axis: str = "head", entropy_below: float | None = None
 ) -> CheckpointResult:
+    """The attention statistics over the tensors matching `tensor` in one checkpoint."""
     import numpy as np
 
     entropies: list[float] = []
@@ -93,45 +140,26 @@ def measure_attention(
     any_scores = False
     for name in tensors_matching(store, tensor):
         t = store.tensor(name)
-        head = _head_position(t, head_axis)
         scores = kind == "scores" or (kind == "auto" and "score" in name.lower())
         any_scores |= scores
-        n_heads = t.shape[head]
-        h_sum = np.zeros(n_heads)
-        h_rows = np.zeros(n_heads)
-        h_wmax = np.full(n_heads, -np.inf)
-        h_lmax = np.full(n_heads, -np.inf)
-        reduce_axes = tuple(k for k in range(t.ndim - 1) if k != head)
-        tensor_sum = 0.0
-        for full, arr in t.slabs(BLOCK, whole_trailing=1):
-            ent, wmax, lmax, usable, bad, err = _rows(arr, scores)
-            # Row arrays have the tensor's leading axes; the head axis keeps its position.
-            sl = full[head]
-            nonfinite += int(bad.sum())
-            h_sum[sl] += np.where(usable, ent, 0.0).sum(axis=reduce_axes)
-            h_rows[sl] += usable.sum(axis=reduce_axes)
-            h_wmax[sl] = np.maximum(h_wmax[sl], np.where(usable, wmax, -np.inf).max(axis=reduce_axes))
-            h_lmax[sl] = np.maximum(h_lmax[sl], np.where(usable, lmax, -np.inf).max(axis=reduce_axes))
-            tensor_sum = max(tensor_sum, float(err.max(initial=0.0)))
-        worst_sum = max(worst_sum, tensor_sum)
-        if not scores and tensor_sum > ROW_SUM_TOLERANCE:
+        h = _heads(t, _head_position(t, head_axis), scores)
+        nonfinite += h.nonfinite
+        worst_sum = max(worst_sum, h.row_sum_error)
+        if not scores and h.row_sum_error > ROW_SUM_TOLERANCE:
             raise CannotMeasure(
-                f"{t.describe()}: rows do not sum to 1 (largest deviation {tensor_sum:.3g}); "
+                f"{t.describe()}: rows do not sum to 1 (largest deviation {h.row_sum_error:.3g}); "
                 "if it holds pre-softmax scores, set `kind: scores`"
             )
-        with np.errstate(all="ignore"):
-            h_ent = np.where(h_rows > 0, h_sum / np.where(h_rows > 0, h_rows, 1), np.nan)
-        rows_used += int(h_rows.sum())
-        ok = h_rows > 0
+        h_ent = h.entropy
+        rows_used += int(h.rows.sum())
+        ok = h.rows > 0
         entropies.extend(h_ent[ok].tolist())
-        weights.extend(h_wmax[ok].tolist())
+        weights.extend(h.weight_max[ok].tolist())
         if scores:
-            logits.extend(v for v in h_lmax[ok].tolist() if np.isfinite(v))
-        per_tensor[name] = {
-            "entropy": [None if not np.isfinite(v) else v for v in h_ent.tolist()],
-            "max_weight": [None if not np.isfinite(v) else v for v in h_wmax.tolist()],
-            **({"max_logit": [None if not np.isfinite(v) else v for v in h_lmax.tolist()]} if scores else {}),
-        }
+            logits.extend(v for v in h.logit_max[ok].tolist() if np.isfinite(v))
+        per_tensor[name] = {"entropy": _finite_or_none(h_ent), "max_weight": _finite_or_none(h.weight_max)}
+        if scores:
+            per_tensor[name]["max_logit"] = _finite_or_none(h.logit_max)
     stats: dict[str, Any] = {
         "entropy_mean": float(np.mean(entropies)) if entropies else None,
         "entropy_min": float(np.min(entropies)) if entropies else None,

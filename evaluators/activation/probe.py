@@ -28,7 +28,9 @@ from .._lib.checkpoints import trailing_width
 from .._lib.stats import count, fraction, p_value
 
 if TYPE_CHECKING:
-    from registry import Run
+    import numpy as np
+
+    from registry import Run, TensorStore
 
 
 class ProbeUnavailable(RuntimeError):
@@ -107,84 +109,105 @@ class Probe(Evaluator[ProbeParams]):
     def evaluate(self, params: ProbeParams, run: Run) -> Measurement:
         import numpy as np
 
-        LogisticRegression, StandardScaler, threadpool_limits = _sklearn()
+        sk = _sklearn()
         art = run.tensors(params.artifact)
         ckpt = art.pick(params.step)
-        store = art.store(ckpt)
-        t = store.tensor(params.tensor)
-        lab = store.tensor(params.labels)
-        k = trailing_width(t, params.features, "use as features")
-        if t.ndim <= k - 1 or t.ndim < 1:
-            raise CannotMeasure(f"{t.describe()} has shape {list(t.shape)}; a probe needs [samples..., features]")
-        sample_shape = t.shape[: t.ndim - k]
-        if lab.shape != sample_shape:
-            raise CannotMeasure(
-                f"shape mismatch: labels {params.labels!r} are {list(lab.shape)}, the samples of "
-                f"{params.tensor!r} are {list(sample_shape)}"
-            )
-        y = lab.load().reshape(-1)
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
-            raise CannotMeasure(f"{lab.describe()} holds non-integer values; labels must be integers")
-        y = y.astype(np.int64)
-        # Choose the samples first (seeded), then stream the tensor and keep only their rows.
-        rng = np.random.default_rng(params.seed)
-        chosen = np.arange(y.size)
-        if y.size > params.max_samples:
-            chosen = np.sort(rng.choice(y.size, params.max_samples, replace=False))
-        width = t.size // y.size if y.size else 0
-        x = _gather_rows(t, chosen, width)
-        y = y[chosen]
-        ok = np.isfinite(x).all(axis=1)
-        nonfinite = int((~ok).sum())
-        x, y = x[ok], y[ok]
-        order = rng.permutation(y.size)
-        n_test = int(round(y.size * params.test_fraction))
-        test, train = order[:n_test], order[n_test:]
-        if n_test < 1 or train.size < 2:
-            raise CannotMeasure(f"{y.size} usable samples: too few to hold out {params.test_fraction:.0%}")
+        rng = np.random.default_rng(params.seed)  # the subsample, then the split
+        x, y, nonfinite = _samples(art.store(ckpt), params, rng)
+        train, test = _split(y, rng, params.test_fraction)
         classes, counts = np.unique(y[train], return_counts=True)
         if classes.size < 2:
             raise CannotMeasure(f"the training part has a single label ({classes[0]}): nothing to probe")
         majority = classes[np.argmax(counts)]
-        chance = float(np.mean(y[test] == majority))
-
-        scaler = StandardScaler().fit(x[train])
-        xtr, xte = scaler.transform(x[train]), scaler.transform(x[test])
-
-        def fit(labels: np.ndarray) -> Any:
-            model = LogisticRegression(C=params.C, max_iter=params.max_iter, random_state=params.seed)
-            # One thread: on small problems BLAS/OpenMP threads cost 10-20x more than they save.
-            with warnings.catch_warnings(), threadpool_limits(limits=1):
-                warnings.simplefilter("ignore")
-                return model.fit(xtr, labels)
-
+        scaler = sk[1]().fit(x[train])
+        fit = _Fit(sk, params, scaler.transform(x[train]), scaler.transform(x[test]))
         model = fit(y[train])
-        accuracy = float(np.mean(model.predict(xte) == y[test]))
-        train_accuracy = float(np.mean(model.predict(xtr) == y[train]))
-        converged = bool(np.all(np.asarray(model.n_iter_) < params.max_iter))
-        p_value = None
-        null: list[float] = []
-        if params.permutations:
-            prng = np.random.default_rng([params.seed, 1])
-            for _ in range(params.permutations):
-                shuffled = fit(prng.permutation(y[train]))
-                null.append(float(np.mean(shuffled.predict(xte) == y[test])))
-            p_value = (1 + sum(a >= accuracy for a in null)) / (1 + params.permutations)
+        accuracy = fit.test_accuracy(model, y[test])
+        null = _null_accuracies(fit, y[train], y[test], params)
         stats = {
             "accuracy": accuracy,
-            "chance": chance,
-            "p_value": p_value,
-            "train_accuracy": train_accuracy,
+            "chance": float(np.mean(y[test] == majority)),
+            "p_value": (1 + sum(a >= accuracy for a in null)) / (1 + params.permutations) if params.permutations else None,
+            "train_accuracy": float(np.mean(model.predict(fit.xtr) == y[train])),
             "classes": int(classes.size),
-            "converged": converged,
+            "converged": bool(np.all(np.asarray(model.n_iter_) < params.max_iter)),
             "nonfinite": nonfinite,
             "step": ckpt.step,
         }
         evidence = {
             "train": int(train.size),
-            "test": int(n_test),
+            "test": int(test.size),
             "majority_label": int(majority),
             "null_accuracy_mean": float(np.mean(null)) if null else None,
             "null_accuracy_max": float(np.max(null)) if null else None,
         }
-        return Measurement(statistics=stats, n=int(n_test), evidence=evidence)
+        return Measurement(statistics=stats, n=int(test.size), evidence=evidence)
+
+
+def _samples(store: TensorStore, params: ProbeParams, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """Features and integer labels of the (seeded subset of) samples with finite features, and how many were not."""
+    import numpy as np
+
+    t = store.tensor(params.tensor)
+    lab = store.tensor(params.labels)
+    k = trailing_width(t, params.features, "use as features")
+    if t.ndim <= k - 1 or t.ndim < 1:
+        raise CannotMeasure(f"{t.describe()} has shape {list(t.shape)}; a probe needs [samples..., features]")
+    sample_shape = t.shape[: t.ndim - k]
+    if lab.shape != sample_shape:
+        raise CannotMeasure(
+            f"shape mismatch: labels {params.labels!r} are {list(lab.shape)}, the samples of "
+            f"{params.tensor!r} are {list(sample_shape)}"
+        )
+    y = lab.load().reshape(-1)
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
+        raise CannotMeasure(f"{lab.describe()} holds non-integer values; labels must be integers")
+    y = y.astype(np.int64)
+    # Choose the samples first (seeded), then stream the tensor and keep only their rows.
+    chosen = np.arange(y.size)
+    if y.size > params.max_samples:
+        chosen = np.sort(rng.choice(y.size, params.max_samples, replace=False))
+    width = t.size // y.size if y.size else 0
+    x = _gather_rows(t, chosen, width)
+    y = y[chosen]
+    ok = np.isfinite(x).all(axis=1)
+    return x[ok], y[ok], int((~ok).sum())
+
+
+def _split(y: np.ndarray, rng: np.random.Generator, test_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices: a seeded permutation, the first `test_fraction` held out."""
+    order = rng.permutation(y.size)
+    n_test = int(round(y.size * test_fraction))
+    if n_test < 1 or order.size - n_test < 2:
+        raise CannotMeasure(f"{y.size} usable samples: too few to hold out {test_fraction:.0%}")
+    return order[n_test:], order[:n_test]
+
+
+class _Fit:
+    """Fits the logistic regression on the standardised training part, with given labels."""
+
+    def __init__(self, sk: Any, params: ProbeParams, xtr: np.ndarray, xte: np.ndarray) -> None:
+        self.LogisticRegression, _, self.threadpool_limits = sk
+        self.params = params
+        self.xtr, self.xte = xtr, xte
+
+    def __call__(self, labels: np.ndarray) -> Any:
+        p = self.params
+        model = self.LogisticRegression(C=p.C, max_iter=p.max_iter, random_state=p.seed)
+        # One thread: on small problems BLAS/OpenMP threads cost 10-20x more than they save.
+        with warnings.catch_warnings(), self.threadpool_limits(limits=1):
+            warnings.simplefilter("ignore")
+            return model.fit(self.xtr, labels)
+
+    def test_accuracy(self, model: Any, y_test: np.ndarray) -> float:
+        import numpy as np
+
+        return float(np.mean(model.predict(self.xte) == y_test))
+
+
+def _null_accuracies(fit: _Fit, y_train: np.ndarray, y_test: np.ndarray, params: ProbeParams) -> list[float]:
+    """Held-out accuracies of probes fitted on `permutations` seeded shuffles of the training labels."""
+    import numpy as np
+
+    prng = np.random.default_rng([params.seed, 1])
+    return [fit.test_accuracy(fit(prng.permutation(y_train)), y_test) for _ in range(params.permutations)]

@@ -73,19 +73,8 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
         runs = sorted({r.id: r for rs in groups.values() for r in rs}.values(), key=lambda r: r.id)
         if len(runs) < 2:
             raise CannotMeasure(f"events.coincide needs at least 2 runs, got {len(runs)}")
-        series = [load_series(r, params.events) for r in runs]
-        for run, s in zip(runs, series, strict=True):
-            if s.steps.size == 0:
-                raise CannotMeasure(f"run {run.id!r}: {params.events.label} has no rows")
-        first = int(max(s.steps[0] for s in series))
-        last = int(min(s.steps[-1] for s in series))
-        if first >= last:
-            raise CannotMeasure("the runs share no range of steps")
+        first, last, onsets = _shared_onsets(runs, params)
         length = last - first + 1
-        onsets = []
-        for s in series:
-            on = find_events(s, params.events).select(params.events.kinds).onsets
-            onsets.append(np.unique(on[(on >= first) & (on <= last)] - first))
         rng = np.random.default_rng(params.seed)
         shifts = rng.integers(1, length, size=(params.permutations, len(runs)))
         tol = params.tolerance
@@ -125,3 +114,22 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
                 "events": {r.id: (o + first)[:EVIDENCE_EVENTS].tolist() for r, o in zip(runs, onsets, strict=True)},
             },
         )
+
+
+def _shared_onsets(runs: Sequence[Run], params: CoincideParams) -> tuple[int, int, list[np.ndarray]]:
+    """The step range every run covers, and each run's event onsets in it (as offsets from its start)."""
+    import numpy as np
+
+    series = [load_series(r, params.events) for r in runs]
+    for run, s in zip(runs, series, strict=True):
+        if s.steps.size == 0:
+            raise CannotMeasure(f"run {run.id!r}: {params.events.label} has no rows")
+    first = int(max(s.steps[0] for s in series))
+    last = int(min(s.steps[-1] for s in series))
+    if first >= last:
+        raise CannotMeasure("the runs share no range of steps")
+    onsets = []
+    for s in series:
+        on = find_events(s, params.events).select(params.events.kinds).onsets
+        onsets.append(np.unique(on[(on >= first) & (on <= last)] - first))
+    return first, last, onsets
