@@ -1,4 +1,4 @@
-"""The text evaluators on small artifacts with hand-worked statistics (fixtures/text/cases.yaml),
+"""The text evaluators beyond their cases (tests/evaluators/cases/text.*.yaml),
 plus the pieces with their own definitions: Wilson interval, permutation test, parameter rules."""
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from evaluators.text.match_rate import MatchRateParams
 from evaluators.text.stats import StatsParams
 from evaluators.text.top1_agreement import Top1Params
 from registry.artifacts import load_run
-from registry.errors import CannotMeasure
-from registry.plugins import Evaluator, EvaluatorRegistry, Stat
+from registry.plugins import EvaluatorRegistry, Stat
 
 TEXT = FIXTURES / "text"
-CASES: list[dict[str, Any]] = yaml.safe_load((TEXT / "cases.yaml").read_text(encoding="utf-8"))["cases"]
+CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "cases" / "text.stats.yaml").read_text(encoding="utf-8"))[
+    "cases"
+]
 TEXT_EVALUATORS = ("text.match_rate", "text.stats", "text.compare", "text.top1_agreement", "text.perplexity")
 
 
@@ -34,72 +35,16 @@ def evaluators() -> EvaluatorRegistry:
     return EvaluatorRegistry()
 
 
-def same(observed: Any, expected: Any) -> bool:
-    if isinstance(expected, dict):
-        return (
-            isinstance(observed, dict)
-            and observed.keys() == expected.keys()
-            and all(same(observed[k], expected[k]) for k in expected)
-        )
-    if isinstance(expected, list):
-        return isinstance(observed, list | tuple) and len(observed) == len(expected) and all(map(same, observed, expected))
-    if isinstance(expected, float) and isinstance(observed, int | float) and not isinstance(observed, bool):
-        if math.isinf(expected):
-            return observed == expected
-        return math.isclose(observed, expected, rel_tol=1e-9, abs_tol=1e-12)
-    return type(observed) is type(expected) and observed == expected
-
-
 def case_run(case: dict[str, Any], folder: Path) -> Path:
-    spec: dict[str, Any] = {"kind": "text", **case.get("spec", {})}
-    if "file" in case:
-        src = TEXT / case["file"]
-        target = folder / src.name
-        folder.mkdir(parents=True, exist_ok=True)
-        if src.is_dir():
-            shutil.copytree(src, target)
-        else:
-            shutil.copyfile(src, target)
-        spec["path"] = src.name
-    else:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "samples.jsonl").write_text(case["text"], encoding="utf-8")
-        spec["path"] = "samples.jsonl"
-    return write_run(folder, "case-run", {"samples": spec})
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(TEXT / case["file"], folder / case["file"])
+    return write_run(folder, "case-run", {"samples": {"kind": "text", "path": case["file"]}})
 
 
 def test_every_text_evaluator_is_installed(evaluators: EvaluatorRegistry) -> None:
     for name in TEXT_EVALUATORS:
         ev = evaluators.get(name)
         assert ev.levels == frozenset({"text"})
-
-
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
-def test_case(case: dict[str, Any], evaluators: EvaluatorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    run = load_run(case_run(case, tmp_path / "run"))
-    evaluator: Evaluator = evaluators.get(case["evaluator"])
-    params = evaluator.Params.model_validate(case.get("params", {}))
-    if "cannot_measure" in case:
-        with pytest.raises(CannotMeasure) as info:
-            evaluator.evaluate(params, run)
-        assert info.value.reason == case["cannot_measure"]
-        return
-    measurement = evaluator.evaluate(params, run)
-    statistics = dict(measurement.statistics)
-    declared = {s.name: s for s in evaluator.statistics_for(params)}
-    assert set(statistics) == set(declared)
-    # ... each of the declared type (null: undefined), inside its declared range.
-    for name, value in statistics.items():
-        stat = declared[name]
-        if value is not None:
-            assert isinstance(value, stat.type) or (stat.type is float and isinstance(value, int)), (name, value)
-            if stat.range is not None and not isinstance(value, str):
-                assert stat.range[0] <= value <= stat.range[1], (name, value)
-    assert same(statistics, case["statistics"]), statistics
-    assert measurement.n == case["n"]
-    for key, expected in case.get("evidence", {}).items():
-        assert same(measurement.evidence[key], expected), (key, measurement.evidence[key])
 
 
 def test_streamed_and_cached_reads_agree(evaluators: EvaluatorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
