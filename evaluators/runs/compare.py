@@ -57,6 +57,11 @@ class RunsCompare(CrossRunEvaluator[RunsCompareParams]):
         count("permutations_used", "Relabellings behind p_value (all of them when exact)."),
     )
 
+    def statistics_for(self, params: RunsCompareParams) -> tuple[Stat, ...]:
+        """Without groups only group a's (every run's) statistics; p_value and permutations_used are
+        left out when a group has fewer than 2 runs with a value."""
+        return self.statistics if params.b is not None else self.statistics[:3]
+
     def group_names(self, params: RunsCompareParams) -> list[str]:
         return [g for g in (params.a, params.b) if g is not None]
 
