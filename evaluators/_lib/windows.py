@@ -1,5 +1,5 @@
-"""Step windows: the one validator of an inclusive [start, end] window, masks and slices of sorted
-steps, and how a window is shown in messages."""
+"""Step windows: the one validator of an inclusive [start, end] window, slices of sorted steps, and
+how a window is shown in messages."""
 
 from __future__ import annotations
 
@@ -34,21 +34,6 @@ Window = Annotated[
     AfterValidator(ordered),
     Field(description="Inclusive [start, end] steps; either may be null (open)."),
 ]
-
-
-def in_window(steps: np.ndarray, window: Bounds | None) -> np.ndarray:
-    """Boolean mask of the steps inside an inclusive window."""
-    import numpy as np
-
-    mask = np.ones(steps.shape, dtype=bool)
-    if window is None:
-        return mask
-    start, end = window
-    if start is not None:
-        mask &= steps >= start
-    if end is not None:
-        mask &= steps <= end
-    return mask
 
 
 def window_slice(steps: np.ndarray, window: Bounds | None) -> slice:
