@@ -195,8 +195,20 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
                     )
                 )
         params[pred.id] = validated
-        produced = [s.name for s in evaluator.statistics_for(validated)]
+        declared = {s.name: s for s in evaluator.statistics_for(validated)}
+        produced = list(declared)
         for j, line in enumerate(pred.expect):
+            # Typed expect: a quoted number against a numeric statistic (or a number against a name).
+            text = isinstance(line.value, str) and line.value != "alpha"
+            if line.stat in declared and text != (declared[line.stat].type is str):
+                kind = declared[line.stat].type.__name__
+                errors.append(
+                    UserError(
+                        f"{pred.evaluator} reports {line.stat} as {kind}; {line.value!r} is a {'string' if text else 'number'}",
+                        location=doc.locate(base + ("expect", j, "value")),
+                        hint="write the number without quotes" if text else "compare a name with a quoted string",
+                    )
+                )
             if line.stat not in produced:
                 import difflib
 
