@@ -176,7 +176,14 @@ def evaluator_list(listed: list[AnyEvaluator], failures: list[PluginFailure], fm
                         "levels": sorted(e.levels),
                         "version": e.version,
                         "statistics": [
-                            {"name": s.name, "doc": s.doc, "range": s.range, "rate": s.rate, "type": s.type.__name__}
+                            {
+                                "name": s.name,
+                                "doc": s.doc,
+                                # JSON has no infinity: an open end is null.
+                                "range": None if s.range is None else [v if math.isfinite(v) else None for v in s.range],
+                                "rate": s.rate,
+                                "type": s.type.__name__,
+                            }
                             for s in e.statistics
                         ],
                         "across": e.across,

@@ -143,9 +143,33 @@ def schema() -> None:
     """Print the JSON Schema of a claim file (for editors)."""
     import json
 
+    from . import commands
     from .schema import claim_json_schema
 
-    print(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
+    schema = claim_json_schema()
+    # Per installed evaluator: the statistics `expect` lines may name, each with its doc (from `Stat`).
+    listed, _ = commands.evaluators()
+    schema["$defs"]["Prediction"]["allOf"] = [
+        {
+            "if": {"properties": {"evaluator": {"const": e.name}}, "required": ["evaluator"]},
+            "then": {
+                "properties": {
+                    "expect": {
+                        "items": {
+                            "properties": {
+                                "stat": {
+                                    "anyOf": [{"const": st.name, "description": st.doc} for st in e.statistics],
+                                    "description": f"A statistic of {e.name}.",
+                                }
+                            }
+                        }
+                    },
+                }
+            },
+        }
+        for e in listed
+    ]
+    print(json.dumps(schema, indent=2, sort_keys=True))
 
 
 @app.command()

@@ -51,3 +51,25 @@ def test_builtins_declare_the_contract(evaluators: EvaluatorRegistry) -> None:
                 assert s.range is not None and s.range[0] >= 0, (name, s.name)
         assert ev.Params.model_config.get("extra") == "forbid"
         assert ev.describe()
+
+
+def test_schema_and_listing_read_the_declared_stats() -> None:
+    import json
+
+    from conftest import invoke
+
+    schema = json.loads(invoke("schema").output)
+    by_name = {c["if"]["properties"]["evaluator"]["const"]: c["then"] for c in schema["$defs"]["Prediction"]["allOf"]}
+    stat = by_name["text.compare"]["properties"]["expect"]["items"]["properties"]["stat"]
+    assert {"const": "difference", "description": "a − b."} in stat["anyOf"]
+    listed = json.loads(invoke("evaluators", "--format", "json").output)["evaluators"]
+    spikes = next(e for e in listed if e["name"] == "loss.spikes")
+    count = next(s for s in spikes["statistics"] if s["name"] == "count")
+    assert count == {
+        "name": "count",
+        "doc": "Spike events (maximal runs of flagged rows).",
+        "range": [0, None],
+        "rate": False,
+        "type": "int",
+    }
+    assert next(e for e in listed if e["name"] == "runs.compare")["across"] == "runs"
