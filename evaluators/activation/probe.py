@@ -24,7 +24,7 @@ from pydantic import Field
 
 from registry import CannotMeasure, Evaluator, Measurement, Params, Stat
 
-from .._lib.checkpoints import trailing_width
+from .._lib.checkpoints import read_rows, trailing_width
 from .._lib.stats import count, fraction, p_value
 
 if TYPE_CHECKING:
@@ -76,8 +76,7 @@ def _gather_rows(t: Any, rows: Any, width: int) -> Any:
         hi = int(np.searchsorted(rows, r1))
         if hi == done:
             continue
-        block = np.asarray(t.read(r0 * width, (r1 - r0) * width), dtype=np.float64).reshape(r1 - r0, width)
-        t.release(r0 * width, (r1 - r0) * width)
+        block = read_rows(t, r0, r1, width, np.float64)
         out[done:hi] = block[rows[done:hi] - r0]
         done = hi
     return out

@@ -73,3 +73,21 @@ def test_schema_and_listing_read_the_declared_stats() -> None:
         "type": "int",
     }
     assert next(e for e in listed if e["name"] == "runs.compare")["across"] == "runs"
+
+
+def test_statistic_names_are_declared_where_they_are_computed(evaluators: EvaluatorRegistry) -> None:
+    from evaluators._lib.attention import ATTENTION_STATS
+    from evaluators._lib.lens import LENS_STATS
+    from evaluators._lib.moments import ELEMENT_STATS
+    from evaluators._lib.series import SeriesStat
+
+    def names(name: str) -> list[str]:
+        return [s.name for s in evaluators.get(name).statistics]
+
+    assert names("activation.attention")[: len(ATTENTION_STATS)] == list(ATTENTION_STATS)
+    assert names("activation.lens")[: len(LENS_STATS)] == list(LENS_STATS)
+    import typing
+
+    series = set(typing.get_args(SeriesStat))
+    assert set(ELEMENT_STATS) | set(ATTENTION_STATS) <= series
+    assert {s.removeprefix("lens_") for s in series if s.startswith("lens_")} <= set(LENS_STATS)
