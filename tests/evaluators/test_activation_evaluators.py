@@ -22,9 +22,8 @@ from evaluators.activation.lens import Lens
 from evaluators.activation.probe import Probe, ProbeUnavailable
 from evaluators.activation.stat import ActivationStat as Stat
 from evaluators.activation.stat import StatParams
-from registry.artifacts import Run, load_run
-from registry.errors import CannotMeasure
-from registry.plugins import Measurement
+from registry import CannotMeasure, Measurement, Run
+from registry.artifacts import load_run
 
 TINY = FIXTURES / "activations" / "tiny-gpt"
 
@@ -380,7 +379,7 @@ def test_fixture_run_is_current(tmp_path: Path) -> None:
 
 def test_series_based_evaluators_consume_activation_series(run: Run) -> None:
     """metric.trend (owned by the loss level) reads an activation statistic per checkpoint as a series."""
-    from registry.plugins import EvaluatorRegistry
+    from registry import EvaluatorRegistry
 
     trend = EvaluatorRegistry().get("metric.trend")
     m = measure(trend, run, tensor="blocks.*.hook_resid_post", stat="rms", alternative="increasing")

@@ -29,9 +29,8 @@ import pytest
 import yaml
 from conftest import FIXTURES, write_run, write_tensors
 
-from registry.artifacts import Run, load_run
-from registry.errors import CannotMeasure
-from registry.plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry
+from registry import CannotMeasure, CrossRunEvaluator, Evaluator, EvaluatorRegistry, Run
+from registry.artifacts import load_run
 
 CASES_DIR = Path(__file__).parent / "cases"
 FILES = sorted(CASES_DIR.glob("*.yaml"))

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from registry.plugins import EvaluatorRegistry
+from registry import EvaluatorRegistry
 
 
 @pytest.fixture(scope="module")

@@ -19,8 +19,8 @@ from evaluators._lib.events import KINDS, EmaRatioSpec, RobustZSpec, ThresholdSp
 from evaluators._lib.robust_z import block_scheme, robust_z_rows
 from evaluators._lib.shift import shift_test
 from evaluators.events.precedes import Precedes, PrecedesParams
+from registry import CannotMeasure
 from registry.artifacts import load_run
-from registry.errors import CannotMeasure
 
 # --- detectors ---------------------------------------------------------------------------------------
 

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 from evaluators._lib.series import SeriesSpec, load_series
 from evaluators.activation.lens import Lens
 from evaluators.metric.compare import Compare, CompareParams
-from registry.artifacts import Run, load_run
-from registry.errors import CannotMeasure
+from registry import CannotMeasure, Run
+from registry.artifacts import load_run
 
 TINY = FIXTURES / "activations" / "tiny-gpt"
 LENS = {"tensor": "blocks.*.hook_resid_post", "stat": "lens_agreement"}
@@ -131,8 +131,8 @@ def test_params_rejected(params: dict[str, Any], message: str) -> None:
 
 def test_claim_with_activation_sides_validates(tmp_path: Path) -> None:
     """Through the claim loader (what `registry validate` does): the params are the evaluator's."""
+    from registry import EvaluatorRegistry
     from registry.loading import load_claims
-    from registry.plugins import EvaluatorRegistry
 
     claim = tmp_path / "c.yaml"
     claim.write_text(

@@ -15,8 +15,8 @@ from pydantic import ValidationError
 from evaluators._lib.kendall import inversions, kendall_tau
 from evaluators.metric.compare import Compare, CompareParams
 from evaluators.metric.trend import Trend, TrendParams
-from registry.artifacts import Run, load_run
-from registry.errors import CannotMeasure
+from registry import CannotMeasure, Run
+from registry.artifacts import load_run
 
 
 def run_with(tmp_path: Path, columns: dict[str, list[Any]], suffix: str = ".csv") -> Run:

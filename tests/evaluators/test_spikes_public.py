@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from conftest import write_run
 
+from registry import EvaluatorRegistry
 from registry.artifacts import load_run
-from registry.plugins import EvaluatorRegistry
 
 PUBLIC_RUNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "public-runs"
 SCALEUP = PUBLIC_RUNS / "modded_nanogpt_1p5b_scaleup_3runs.csv"

@@ -20,8 +20,8 @@ from evaluators.text.compare import CompareParams
 from evaluators.text.match_rate import MatchRateParams
 from evaluators.text.stats import StatsParams
 from evaluators.text.top1_agreement import Top1Params
+from registry import EvaluatorRegistry, Stat
 from registry.artifacts import load_run
-from registry.plugins import EvaluatorRegistry, Stat
 
 TEXT = FIXTURES / "text"
 CASES: list[dict[str, Any]] = yaml.safe_load((Path(__file__).parent / "cases" / "text.stats.yaml").read_text(encoding="utf-8"))[
