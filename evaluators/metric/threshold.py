@@ -1,9 +1,12 @@
 """metric.threshold — the reference evaluator: every other built-in has this shape.
 
 1. a `Params` model (extra keys are errors; defaults documented with `Field(description=...)`),
-2. class attributes `name`, `levels`, `version`, `statistics`,
+2. a subclass of `Evaluator[ThatParams]` (or `CrossRunEvaluator[ThatParams]` for a set of runs) with
+   class attributes `name`, `levels`, `version`, and `statistics`, a tuple of `registry.Stat`: each
+   statistic's one-sentence doc, its range where one exists, `rate=True` for a rate over n, its type,
 3. `evaluate(params, run)`: read only what the params name through `run`, raise `CannotMeasure`
-   when there is nothing to measure, and return a `Measurement` — never an outcome.
+   when there is nothing to measure, and return a `Measurement` — never an outcome,
+4. imports from `registry` (the public plugin API) and `evaluators._lib` only, never another evaluator.
 """
 
 from __future__ import annotations
