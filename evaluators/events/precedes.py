@@ -13,20 +13,15 @@ from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
 from .._lib.series import load_series
 from .._lib.shift import shift_test
 from .._lib.stats import count, fraction, p_value
+from .._lib.windows import ordered
 
 if TYPE_CHECKING:
     from registry import Run
 
 
-def _ordered_offsets(within: tuple[int, int]) -> tuple[int, int]:
-    if within[0] > within[1]:
-        raise ValueError(f"start {within[0]} is after end {within[1]}")
-    return within
-
-
 Offsets = Annotated[
     tuple[int, int],
-    AfterValidator(_ordered_offsets),
+    AfterValidator(ordered),  # the one window check (offsets are a window too)
     Field(description="Inclusive [lo, hi] step offsets from each target onset ([-10, 0]: up to 10 steps before)."),
 ]
 
