@@ -55,6 +55,14 @@ class Stat:
     # against a numeric statistic is an error at validate.
     type: type = float
 
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a statistic needs a name")
+        if self.type not in (float, int, str, bool):
+            raise ValueError(f"statistic {self.name!r}: type must be float, int, str or bool, not {self.type!r}")
+        if self.range is not None and not self.range[0] <= self.range[1]:
+            raise ValueError(f"statistic {self.name!r}: range {self.range} is empty")
+
 
 @dataclass(frozen=True)
 class Measurement:

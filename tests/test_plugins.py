@@ -154,6 +154,15 @@ def test_statistics_that_are_neither_stats_nor_names_are_refused() -> None:
         EvaluatorRegistry.from_evaluators(Twice)
 
 
+def test_a_stat_is_checked_when_declared() -> None:
+    from registry.plugins import Stat
+
+    with pytest.raises(ValueError, match="range \\(1, 0\\) is empty"):
+        Stat("x", "", range=(1, 0))
+    with pytest.raises(ValueError, match="type must be float, int, str or bool"):
+        Stat("x", "", type=list)
+
+
 def test_registries_do_not_share_state() -> None:
     """One registry per invocation: loading in one is not seen by another."""
     from evaluators.metric.threshold import Threshold
