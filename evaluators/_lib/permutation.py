@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -78,12 +79,11 @@ def permutation_test(
     return Permutation((hits + 1) / (permutations + 1), permutations, False)
 
 
-def _relabellings(n: int, k: int, total: int) -> list[np.ndarray]:
-    """Every split of range(n) into k chosen indices then the rest, as rows of index arrays, in blocks."""
+def _relabellings(n: int, k: int, total: int) -> Iterator[np.ndarray]:
+    """Every split of range(n) into k chosen indices then the rest, as rows of index arrays, block by block."""
     import numpy as np
 
     per_block = max(1, _CELLS // max(n, 1))
-    blocks: list[np.ndarray] = []
     combos = itertools.combinations(range(n), k)
     for _ in range(0, total, per_block):
         rows = []
@@ -91,5 +91,4 @@ def _relabellings(n: int, k: int, total: int) -> list[np.ndarray]:
             mask = np.zeros(n, dtype=bool)
             mask[list(chosen)] = True
             rows.append(np.concatenate([np.flatnonzero(mask), np.flatnonzero(~mask)]))
-        blocks.append(np.asarray(rows, dtype=np.int64).reshape(len(rows), n))
-    return blocks
+        yield np.asarray(rows, dtype=np.int64).reshape(len(rows), n)
