@@ -200,7 +200,8 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
         for j, line in enumerate(pred.expect):
             # Typed expect: a quoted number against a numeric statistic (or a number against a name).
             text = isinstance(line.value, str) and line.value != "alpha"
-            if line.stat in declared and text != (declared[line.stat].type is str):
+            typed = line.stat in declared and declared[line.stat].type is not object
+            if typed and text != (declared[line.stat].type is str):
                 kind = declared[line.stat].type.__name__
                 errors.append(
                     UserError(

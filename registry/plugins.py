@@ -52,13 +52,13 @@ class Stat:
     # A rate over the measurement's `n` observations: a lint warns when `min_samples` stays at 1.
     rate: bool = False
     # The type of the value (null is always allowed: an undefined statistic); a quoted number
-    # against a numeric statistic is an error at validate.
+    # against a numeric statistic is an error at validate. `object`: not declared (any value).
     type: type = float
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a statistic needs a name")
-        if self.type not in (float, int, str, bool):
+        if self.type not in (float, int, str, bool, object):
             raise ValueError(f"statistic {self.name!r}: type must be float, int, str or bool, not {self.type!r}")
         if self.range is not None and not self.range[0] <= self.range[1]:
             raise ValueError(f"statistic {self.name!r}: range {self.range} is empty")
@@ -150,8 +150,9 @@ def classify(obj: object, value: str) -> AnyEvaluator:
 
     Like flake8's plugin finder, the registry decides once, at load, what kind of plugin it holds:
     per-run (`Evaluator`) or cross-run (`CrossRunEvaluator`); callers never probe for methods.
-    Plain strings in `statistics` are normalised to `Stat(name, "")`, so a plugin written against
-    the old contract keeps working (without docs, ranges or rates); anything else is refused.
+    Plain strings in `statistics` are normalised to `Stat(name, "", type=object)`, so a plugin written
+    against the old contract keeps working (without docs, ranges, rates or a type); anything else is
+    refused.
     """
     evaluator = obj() if isinstance(obj, type) else obj
     if not isinstance(evaluator, Evaluator | CrossRunEvaluator):
@@ -162,7 +163,7 @@ def classify(obj: object, value: str) -> AnyEvaluator:
     stats: list[Stat] = []
     for item in declared:
         if isinstance(item, str):
-            item = Stat(item, "")
+            item = Stat(item, "", type=object)
         if not isinstance(item, Stat):
             raise TypeError(f"{value}: statistic {item!r} is not a registry.Stat (or a plain name)")
         stats.append(item)

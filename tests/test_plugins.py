@@ -127,8 +127,8 @@ def test_plain_string_statistics_are_normalised_to_stats() -> None:
 
     registry = EvaluatorRegistry(entry_points=[EntryPoint("fake.legacy", "fake_registry_plugin.legacy:Legacy", GROUP)])
     legacy = registry.get("fake.legacy")
-    assert legacy.statistics == (Stat("count", ""),)
-    assert legacy.statistics_for(legacy.Params()) == (Stat("count", ""),)
+    assert legacy.statistics == (Stat("count", "", type=object),)
+    assert legacy.statistics_for(legacy.Params()) == (Stat("count", "", type=object),)
 
 
 def test_statistics_that_are_neither_stats_nor_names_are_refused() -> None:
