@@ -5,7 +5,7 @@ A line is a bare reference to the name (or `_.attribute`); nothing here runs.
 # ruff: noqa
 
 # Evaluators are found through the `registry.evaluators` entry points in pyproject.toml, never imported by name.
-Stat  # evaluators/activation.py; registry/plugins.py's Stat is resolved by name through registry.__getattr__ (_EXPORTS)
+ActivationStat
 Attention
 Coincide
 RunsCompare
@@ -42,9 +42,8 @@ run_started_from  # Registration
 
 # Read by tests and by whoever debugs a manifest: where a tensor's axis names came from.
 _.axes_source
-# What a metrics table offers a claim (tests; error hints in evaluators on the other branch).
+# What a metrics table offers a claim (tests).
 _.available
 
-# Owned by the evaluators branch (registry/plugins.py, evaluators/): to review when it lands.
-_.from_evaluators  # registry/plugins.py: EvaluatorRegistry.from_evaluators, used only by tests/test_plugins.py
-ACTIVATION_SERIES_STATS  # evaluators/series.py, used by no caller in this branch
+# Public API for embedding the registry without entry points (tests/test_plugins.py uses it).
+_.from_evaluators

@@ -147,7 +147,7 @@ BASELINE = {
 
 def evaluate_in_process(root: Path) -> float:
     """Seconds for the evaluator alone (no CLI start-up, no hashing), in this process."""
-    from evaluators.activation import Stat
+    from evaluators.activation.stat import ActivationStat as Stat
     from registry.runs.run import load_run
 
     params = yaml_params(root)

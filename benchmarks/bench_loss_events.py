@@ -204,7 +204,7 @@ for pred in claim.claim.predictions:
     registry.get(pred.evaluator).evaluate(claim.params[pred.id], run)
     stage(f"{pred.evaluator}")
 import cProfile, pstats
-from evaluators import events
+from evaluators._lib import events
 events._DETECTIONS.clear()
 prof = cProfile.Profile(); prof.enable()
 registry.get("events.precedes").evaluate(claim.params["surges-precede-spikes"], run)

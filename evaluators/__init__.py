@@ -1,1 +1,1 @@
-"""Built-in evaluators. They register through the `registry.evaluators` entry points like any plugin."""
+"""The built-in evaluators, one per module, by family; found through the `registry.evaluators` entry points."""

@@ -18,7 +18,9 @@ __version__ = "0.1.0"
 # public name -> module that defines it (relative to this package)
 _EXPORTS: dict[str, str] = {
     "Evaluator": ".plugins",
+    "AnyEvaluator": ".plugins",
     "CrossRunEvaluator": ".plugins",
+    "EvaluatorBase": ".plugins",
     "EvaluatorRegistry": ".plugins",
     "Measurement": ".plugins",
     "Params": ".plugins",
@@ -43,8 +45,10 @@ if TYPE_CHECKING:  # the exports, for type checkers (`X as X`: an explicit re-ex
     from .errors import ArtifactError as ArtifactError
     from .errors import CannotMeasure as CannotMeasure
     from .errors import UserError as UserError
+    from .plugins import AnyEvaluator as AnyEvaluator
     from .plugins import CrossRunEvaluator as CrossRunEvaluator
     from .plugins import Evaluator as Evaluator
+    from .plugins import EvaluatorBase as EvaluatorBase
     from .plugins import EvaluatorRegistry as EvaluatorRegistry
     from .plugins import Measurement as Measurement
     from .plugins import Params as Params

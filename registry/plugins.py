@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +29,10 @@ class Params(BaseModel):
     """Base for an evaluator's parameters: unknown keys are errors, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# An evaluator's own Params model: `Evaluator[ThresholdParams]` types `evaluate(params, run)`.
+P = TypeVar("P", bound=Params)
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,16 @@ class Stat:
     # A rate over the measurement's `n` observations: a lint warns when `min_samples` stays at 1.
     rate: bool = False
     # The type of the value (null is always allowed: an undefined statistic); a quoted number
-    # against a numeric statistic is an error at validate.
+    # against a numeric statistic is an error at validate. `object`: not declared (any value).
     type: type = float
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a statistic needs a name")
+        if self.type not in (float, int, str, bool, object):
+            raise ValueError(f"statistic {self.name!r}: type must be float, int, str or bool, not {self.type!r}")
+        if self.range is not None and not self.range[0] <= self.range[1]:
+            raise ValueError(f"statistic {self.name!r}: range {self.range} is empty")
 
 
 @dataclass(frozen=True)
@@ -64,10 +76,11 @@ class Measurement:
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
 
-class Evaluator(ABC):
-    """Measures one kind of prediction on a run. Subclass it and register it as an entry point.
+class EvaluatorBase(ABC, Generic[P]):
+    """What every evaluator declares, per-run or cross-run: the metadata the registry reads.
 
-    A reference implementation every evaluator resembles is `evaluators/reference.py`.
+    Subclass `Evaluator` (one run at a time) or `CrossRunEvaluator` (a set of runs), never this.
+    A reference implementation every evaluator resembles is `evaluators/metric/threshold.py`.
     """
 
     # Registered name, `<area>.<what>`, equal to the entry point's name.
@@ -78,55 +91,89 @@ class Evaluator(ABC):
     version: ClassVar[str]
     # Parameter model, validated already at `registry validate`.
     Params: ClassVar[type[Params]]
-    # Names of the statistics `expect` lines may use.
-    statistics: ClassVar[tuple[str, ...]]
-    # "run": measures one run at a time; "runs": measures a set of runs (see CrossRunEvaluator).
-    across: ClassVar[str] = "run"
-    # Optional: the closed interval each statistic always lies in (e.g. {"p_value": (0, 1)}), so
-    # `registry validate` can warn about an expect line that cannot fail (`fraction >= 0`).
-    ranges: ClassVar[Mapping[str, tuple[float, float]]] = {}
-    # Optional: statistics that are rates over the `n` observations; validate warns when a
-    # prediction comparing one leaves `min_samples` at its default of 1.
-    rates: ClassVar[frozenset[str]] = frozenset()
+    # The statistics `expect` lines may use, each with its meaning, range, rate flag and type.
+    statistics: ClassVar[tuple[Stat, ...]]
+    # "run": measures one run at a time (`Evaluator`); "runs": a set of runs (`CrossRunEvaluator`).
+    across: ClassVar[str]
 
-    def statistics_for(self, params: Any) -> tuple[str, ...]:
+    def statistics_for(self, params: P) -> tuple[Stat, ...]:  # noqa: ARG002 - overridden where they depend on params
         """Statistics produced under these params (override when they depend on params)."""
         return self.statistics
 
-    def check(self, params: Any, evaluators: EvaluatorRegistry) -> None:
+    def check(self, params: P, evaluators: EvaluatorRegistry) -> None:  # noqa: ARG002 - a hook
         """Checks at load time that need other evaluators (e.g. nested params); raise ValueError."""
         return None
 
-    def group_names(self, params: Any) -> list[str]:
+    def group_names(self, params: P) -> list[str]:  # noqa: ARG002 - a hook
         """Names of prediction `groups` these params refer to (checked at load time)."""
         return []
 
-    @abstractmethod
-    def evaluate(self, params: Any, run: Run) -> Measurement:
-        """Measure on `run`. Raise `CannotMeasure(reason)` when there is nothing to measure."""
+    def stat(self, name: str) -> Stat | None:
+        """The declared statistic called `name`, if any."""
+        return next((s for s in self.statistics if s.name == name), None)
 
     @classmethod
     def describe(cls) -> str:
         return " ".join((cls.__doc__ or "").strip().split("\n\n")[0].split())
 
 
-class CrossRunEvaluator(Evaluator):
+class Evaluator(EvaluatorBase[P]):
+    """Measures one kind of prediction on one run. Subclass it and register it as an entry point."""
+
+    across: ClassVar[str] = "run"
+
+    @abstractmethod
+    def evaluate(self, params: P, run: Run) -> Measurement:
+        """Measure on `run`. Raise `CannotMeasure(reason)` when there is nothing to measure."""
+
+
+class CrossRunEvaluator(EvaluatorBase[P]):
     """Measures a set of runs at once, for predictions with `across: runs`.
 
     `groups` maps each group name of the prediction (or "all" when it declares none) to its runs,
     in run-id order. `evaluators` lets it call per-run evaluators (e.g. to aggregate a statistic).
     """
 
-    across = "runs"
-
-    def evaluate(self, params: Any, run: Run) -> Measurement:
-        raise TypeError(f"{self.name} measures several runs; the registry calls evaluate_runs")
+    across: ClassVar[str] = "runs"
 
     @abstractmethod
-    def evaluate_runs(
-        self, params: Any, groups: Mapping[str, Sequence[Run]], evaluators: EvaluatorRegistry
-    ) -> Measurement:
+    def evaluate_runs(self, params: P, groups: Mapping[str, Sequence[Run]], evaluators: EvaluatorRegistry) -> Measurement:
         """Measure across the runs. Raise `CannotMeasure(reason)` when there is nothing to measure."""
+
+
+# An installed evaluator: the registry sorts each plugin into one of the two kinds when it loads it.
+AnyEvaluator = Evaluator[Any] | CrossRunEvaluator[Any]
+
+
+def classify(obj: object, value: str) -> AnyEvaluator:
+    """The evaluator an entry point names (a class is instantiated), sorted into its kind.
+
+    Like flake8's plugin finder, the registry decides once, at load, what kind of plugin it holds:
+    per-run (`Evaluator`) or cross-run (`CrossRunEvaluator`); callers never probe for methods.
+    Plain strings in `statistics` are normalised to `Stat(name, "", type=object)`, so a plugin written
+    against the old contract keeps working (without docs, ranges, rates or a type); anything else is
+    refused.
+    """
+    evaluator = obj() if isinstance(obj, type) else obj
+    if not isinstance(evaluator, Evaluator | CrossRunEvaluator):
+        raise TypeError(f"{value} is neither an Evaluator nor a CrossRunEvaluator subclass")
+    declared = getattr(evaluator, "statistics", None)
+    if not isinstance(declared, tuple | list):
+        raise TypeError(f"{value}: `statistics` must be a tuple of registry.Stat")
+    stats: list[Stat] = []
+    for item in declared:
+        if isinstance(item, str):
+            item = Stat(item, "", type=object)
+        if not isinstance(item, Stat):
+            raise TypeError(f"{value}: statistic {item!r} is not a registry.Stat (or a plain name)")
+        stats.append(item)
+    names = [s.name for s in stats]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise TypeError(f"{value}: statistic {dup!r} is declared twice")
+    if tuple(stats) != tuple(declared):
+        setattr(evaluator, "statistics", tuple(stats))  # noqa: B010 - an instance attribute over the ClassVar
+    return evaluator
 
 
 @dataclass(frozen=True)
@@ -168,21 +215,21 @@ class EvaluatorRegistry:
         self._entry_points: dict[str, metadata.EntryPoint] = {}
         for ep in sorted(entry_points, key=lambda e: (e.name, e.value)):
             self._entry_points.setdefault(ep.name, ep)
-        self._loaded: dict[str, Evaluator] = {}
+        self._loaded: dict[str, AnyEvaluator] = {}
         self._failed: dict[str, PluginFailure] = {}
 
     @classmethod
-    def from_evaluators(cls, *evaluators: type[Evaluator]) -> EvaluatorRegistry:
+    def from_evaluators(cls, *evaluators: type[AnyEvaluator]) -> EvaluatorRegistry:
         """A registry of the given classes, without entry points (for embedding and tests)."""
         reg = cls(entry_points=[])
         for ev in evaluators:
-            reg._loaded[ev.name] = ev()
+            reg._loaded[ev.name] = classify(ev, f"{ev.__module__}:{ev.__qualname__}")
         return reg
 
     def names(self) -> list[str]:
         return sorted(set(self._entry_points) | set(self._loaded))
 
-    def get(self, name: str) -> Evaluator:
+    def get(self, name: str) -> AnyEvaluator:
         """The evaluator called `name`; raises UnknownEvaluator or EvaluatorUnavailable."""
         if name in self._loaded:
             return self._loaded[name]
@@ -192,10 +239,7 @@ class EvaluatorRegistry:
         if ep is None:
             raise UnknownEvaluator(name, self.names())
         try:
-            obj = ep.load()
-            evaluator = obj() if isinstance(obj, type) else obj
-            if not isinstance(evaluator, Evaluator):
-                raise TypeError(f"{ep.value} is not an Evaluator subclass")
+            evaluator = classify(ep.load(), ep.value)
             if evaluator.name != name:
                 raise TypeError(f"{ep.value} calls itself {evaluator.name!r}, not {name!r}")
         except Exception as exc:  # a broken plugin must not take the others down
@@ -212,14 +256,21 @@ class EvaluatorRegistry:
         self._loaded[name] = evaluator
         return evaluator
 
-    def load_all(self) -> tuple[list[Evaluator], list[PluginFailure]]:
+    def per_run(self, name: str) -> Evaluator[Any]:
+        """The per-run evaluator called `name`; ValueError when it measures several runs at once."""
+        evaluator = self.get(name)
+        if not isinstance(evaluator, Evaluator):
+            raise ValueError(f"{name} is not a per-run evaluator")
+        return evaluator
+
+    def load_all(self) -> tuple[list[AnyEvaluator], list[PluginFailure]]:
         """Load every installed evaluator (for `registry evaluators`)."""
-        ok: list[Evaluator] = []
+        ok: list[AnyEvaluator] = []
         for name in self.names():
             with contextlib.suppress(EvaluatorUnavailable):
                 ok.append(self.get(name))
         return ok, [self._failed[n] for n in sorted(self._failed)]
 
 
-def params_schema(evaluator: Evaluator) -> dict[str, Any]:
+def params_schema(evaluator: AnyEvaluator) -> dict[str, Any]:
     return evaluator.Params.model_json_schema()

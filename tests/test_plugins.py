@@ -76,7 +76,7 @@ def test_unknown_name_suggests_a_close_one() -> None:
     [
         (
             "fake_registry_plugin.constant:ConstantParams",
-            "TypeError: fake_registry_plugin.constant:ConstantParams is not an Evaluator subclass",
+            "TypeError: fake_registry_plugin.constant:ConstantParams is neither an Evaluator nor a CrossRunEvaluator subclass",
         ),
         ("fake_registry_plugin.constant:Missing", "AttributeError"),
         ("fake_registry_plugin.nowhere:X", "ModuleNotFoundError: No module named 'fake_registry_plugin.nowhere'"),
@@ -100,9 +100,72 @@ def test_entry_point_name_must_match_the_evaluator() -> None:
     )
 
 
+@pytest.mark.usefixtures("fake_on_path")
+def test_plugins_are_sorted_into_per_run_and_cross_run_at_load() -> None:
+    from registry.plugins import CrossRunEvaluator, Stat
+
+    registry = EvaluatorRegistry(
+        entry_points=[
+            CONSTANT,
+            EntryPoint("fake.pairs", "fake_registry_plugin.pairs:Pairs", GROUP),
+        ]
+    )
+    constant, pairs = registry.get("fake.constant"), registry.get("fake.pairs")
+    assert isinstance(constant, Evaluator) and not isinstance(constant, CrossRunEvaluator)
+    assert isinstance(pairs, CrossRunEvaluator) and not isinstance(pairs, Evaluator)
+    assert (constant.across, pairs.across) == ("run", "runs")
+    assert not hasattr(pairs, "evaluate")  # no method that only raises TypeError
+    assert registry.per_run("fake.constant") is constant
+    with pytest.raises(ValueError, match="fake.pairs is not a per-run evaluator"):
+        registry.per_run("fake.pairs")
+    assert pairs.statistics == (Stat("runs", "Runs in all groups.", range=(0, float("inf")), type=int),)
+
+
+@pytest.mark.usefixtures("fake_on_path")
+def test_plain_string_statistics_are_normalised_to_stats() -> None:
+    from registry.plugins import Stat
+
+    registry = EvaluatorRegistry(entry_points=[EntryPoint("fake.legacy", "fake_registry_plugin.legacy:Legacy", GROUP)])
+    legacy = registry.get("fake.legacy")
+    assert legacy.statistics == (Stat("count", "", type=object),)
+    assert legacy.statistics_for(legacy.Params()) == (Stat("count", "", type=object),)
+
+
+def test_statistics_that_are_neither_stats_nor_names_are_refused() -> None:
+    from registry.plugins import Measurement, Stat
+    from registry.plugins import Params as NoParams
+
+    class Odd(Evaluator[NoParams]):
+        name = "fake.odd"
+        levels = frozenset({"loss"})
+        version = "1"
+        Params = NoParams
+        statistics = (Stat("a", ""), 3)  # type: ignore[assignment]
+
+        def evaluate(self, params: NoParams, run: object) -> Measurement:  # type: ignore[override]  # noqa: ARG002
+            return Measurement(statistics={}, n=0)
+
+    class Twice(Odd):
+        statistics = (Stat("a", ""), Stat("a", "again"))
+
+    with pytest.raises(TypeError, match="statistic 3 is not a registry.Stat"):
+        EvaluatorRegistry.from_evaluators(Odd)
+    with pytest.raises(TypeError, match="statistic 'a' is declared twice"):
+        EvaluatorRegistry.from_evaluators(Twice)
+
+
+def test_a_stat_is_checked_when_declared() -> None:
+    from registry.plugins import Stat
+
+    with pytest.raises(ValueError, match="range \\(1, 0\\) is empty"):
+        Stat("x", "", range=(1, 0))
+    with pytest.raises(ValueError, match="type must be float, int, str or bool"):
+        Stat("x", "", type=list)
+
+
 def test_registries_do_not_share_state() -> None:
     """One registry per invocation: loading in one is not seen by another."""
-    from evaluators.metric import Threshold
+    from evaluators.metric.threshold import Threshold
 
     a = EvaluatorRegistry.from_evaluators(Threshold)
     b = EvaluatorRegistry(entry_points=[])

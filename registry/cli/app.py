@@ -133,9 +133,9 @@ def schema() -> None:
     """Print the JSON Schema of a claim file (for editors)."""
     import json
 
-    from registry.language.schema import claim_json_schema
+    from registry.cli import commands
 
-    print(json.dumps(claim_json_schema(), indent=2, sort_keys=True))
+    print(json.dumps(commands.schema(), indent=2, sort_keys=True))
 
 
 @app.command()
@@ -164,10 +164,10 @@ def status(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """Stale verdicts (claim, artifacts or evaluator changed since) and pairs never evaluated."""
-    from registry.cli import commands, render
+    from registry.cli import commands, render_integrity
 
     result = commands.status()
-    render.project_status(result, fmt.value)
+    render_integrity.project_status(result, fmt.value)
     if check and result.problems:
         raise typer.Exit(EXIT_CHECK_FAILED)
 
@@ -179,9 +179,9 @@ def history(
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
     """How a claim's verdicts changed, commit by commit (from git)."""
-    from registry.cli import commands, render
+    from registry.cli import commands, render_integrity
 
-    render.verdict_history(commands.history(claim, run), fmt.value)
+    render_integrity.verdict_history(commands.history(claim, run), fmt.value)
 
 
 @app.command()
@@ -193,17 +193,17 @@ def diff(
     ),
 ) -> None:
     """Verdict changes between two revisions (default: HEAD and the working tree)."""
-    from registry.cli import commands, render
+    from registry.cli import commands, render_integrity
 
-    render.verdict_diff(commands.diff(a, b), fmt.value)
+    render_integrity.verdict_diff(commands.diff(a, b), fmt.value)
 
 
 @app.command()
 def stats(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
     """The registry at a glance: claims by status, verdicts by outcome, gaps, amendments."""
-    from registry.cli import commands, render
+    from registry.cli import commands, render_integrity
 
-    render.registry_stats(commands.stats(), fmt.value)
+    render_integrity.registry_stats(commands.stats(), fmt.value)
 
 
 def main() -> None:

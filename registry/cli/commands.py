@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from registry.config import Settings, load_settings
 from registry.errors import Location, UserError, UserErrors, display_path
 from registry.files import walk
 from registry.language.load import CLAIM_SUFFIXES, load_claims
 from registry.language.loaded import LoadedClaim
-from registry.plugins import Evaluator, EvaluatorRegistry, PluginFailure
+from registry.plugins import AnyEvaluator, EvaluatorRegistry, PluginFailure
 from registry.runs.manifest import MANIFEST, find_run_manifests
 from registry.runs.run import Run, load_runs
 from registry.verdicts.engine import Evaluation, select_claims, write_verdicts
@@ -166,8 +166,37 @@ def show(claim_id: str) -> ClaimDetail:
     return ClaimDetail(chosen, claim_fingerprint(c), decision, verdicts, earlier_verdicts(settings, c))
 
 
-def evaluators() -> tuple[list[Evaluator], list[PluginFailure]]:
+def evaluators() -> tuple[list[AnyEvaluator], list[PluginFailure]]:
     return EvaluatorRegistry().load_all()
+
+
+def schema() -> dict[str, Any]:
+    """The claim JSON Schema, with the statistics each installed evaluator lets `expect` lines name."""
+    from registry.language.schema import claim_json_schema
+
+    schema = claim_json_schema()
+    listed, _ = evaluators()
+    schema["$defs"]["Prediction"]["allOf"] = [
+        {
+            "if": {"properties": {"evaluator": {"const": e.name}}, "required": ["evaluator"]},
+            "then": {
+                "properties": {
+                    "expect": {
+                        "items": {
+                            "properties": {
+                                "stat": {
+                                    "anyOf": [{"const": st.name, "description": st.doc} for st in e.statistics],
+                                    "description": f"A statistic of {e.name}.",
+                                }
+                            }
+                        }
+                    },
+                }
+            },
+        }
+        for e in listed
+    ]
+    return schema
 
 
 _TEMPLATE = """\

@@ -9,13 +9,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
 from registry.errors import UserError, display_path
 from registry.language.schema import Claim, Prediction
-from registry.plugins import Evaluator, EvaluatorRegistry
+from registry.plugins import EvaluatorBase, EvaluatorRegistry
 from registry.yamlsource import KeyPath, YamlDocument, located
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def id_matches_file_name(claim: Claim, path: Path, doc: YamlDocument) -> list[Us
     ]
 
 
-def level_supported(pred: Prediction, evaluator: Evaluator, doc: YamlDocument, base: KeyPath) -> list[UserError]:
+def level_supported(pred: Prediction, evaluator: EvaluatorBase[Any], doc: YamlDocument, base: KeyPath) -> list[UserError]:
     """The prediction's `level` is one its evaluator supports."""
     if pred.level in evaluator.levels:
         return []
@@ -48,7 +48,7 @@ def level_supported(pred: Prediction, evaluator: Evaluator, doc: YamlDocument, b
     ]
 
 
-def across_matches(pred: Prediction, evaluator: Evaluator, doc: YamlDocument, base: KeyPath) -> list[UserError]:
+def across_matches(pred: Prediction, evaluator: EvaluatorBase[Any], doc: YamlDocument, base: KeyPath) -> list[UserError]:
     """`across: runs` is set exactly on predictions whose evaluator measures several runs at once."""
     if pred.across == evaluator.across:
         return []
@@ -65,7 +65,7 @@ def across_matches(pred: Prediction, evaluator: Evaluator, doc: YamlDocument, ba
 
 
 def params_valid(
-    pred: Prediction, evaluator: Evaluator, evaluators: EvaluatorRegistry, doc: YamlDocument, base: KeyPath
+    pred: Prediction, evaluator: EvaluatorBase[Any], evaluators: EvaluatorRegistry, doc: YamlDocument, base: KeyPath
 ) -> tuple[BaseModel | None, list[UserError]]:
     """`params` validate against the evaluator's Params model, then pass the evaluator's own `check`."""
     try:
@@ -82,7 +82,7 @@ def params_valid(
 
 
 def groups_declared(
-    pred: Prediction, evaluator: Evaluator, validated: BaseModel, doc: YamlDocument, base: KeyPath
+    pred: Prediction, evaluator: EvaluatorBase[Any], validated: BaseModel, doc: YamlDocument, base: KeyPath
 ) -> list[UserError]:
     """Every run group the params name is declared under the prediction's `groups:`."""
     return [
@@ -97,10 +97,10 @@ def groups_declared(
 
 
 def statistics_produced(
-    pred: Prediction, evaluator: Evaluator, validated: BaseModel, doc: YamlDocument, base: KeyPath
+    pred: Prediction, evaluator: EvaluatorBase[Any], validated: BaseModel, doc: YamlDocument, base: KeyPath
 ) -> list[UserError]:
     """Every `expect` line compares a statistic the evaluator produces with these params."""
-    produced = evaluator.statistics_for(validated)
+    produced = [s.name for s in evaluator.statistics_for(validated)]
     errors: list[UserError] = []
     for j, line in enumerate(pred.expect):
         if line.stat not in produced:
@@ -111,6 +111,29 @@ def statistics_produced(
                     f"{pred.evaluator} does not produce statistic {line.stat!r}",
                     location=doc.locate(base + ("expect", j, "stat")),
                     hint=f"{hint}it produces: {', '.join(produced)}",
+                )
+            )
+    return errors
+
+
+def expect_values_typed(
+    pred: Prediction, evaluator: EvaluatorBase[Any], validated: BaseModel, doc: YamlDocument, base: KeyPath
+) -> list[UserError]:
+    """An `expect` value has the declared type of its statistic: no quoted number against a number."""
+    declared = {s.name: s for s in evaluator.statistics_for(validated)}
+    errors: list[UserError] = []
+    for j, line in enumerate(pred.expect):
+        stat = declared.get(line.stat)
+        if stat is None or stat.type is object:
+            continue
+        text = isinstance(line.value, str) and line.value != "alpha"
+        if text != (stat.type is str):
+            errors.append(
+                UserError(
+                    f"{pred.evaluator} reports {line.stat} as {stat.type.__name__}; "
+                    f"{line.value!r} is a {'string' if text else 'number'}",
+                    location=doc.locate(base + ("expect", j, "value")),
+                    hint="write the number without quotes" if text else "compare a name with a quoted string",
                 )
             )
     return errors

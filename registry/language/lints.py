@@ -3,9 +3,9 @@
 Warnings, printed to stderr; `registry validate --strict` makes any of them fail the check (exit 1).
 
 - an expect line that cannot fail (`fraction >= 0`, `p_value <= 1`) or can never hold
-  (`fraction > 1`), from the ranges the evaluator declares for its statistics (`Evaluator.ranges`);
+  (`fraction > 1`), from the ranges the evaluator declares for its statistics (`Stat.range`);
 - `min_samples` left out (default 1) on a prediction whose expect compares a rate
-  (`Evaluator.rates`): a rate over one observation is decided by one event;
+  (`Stat.rate`): a rate over one observation is decided by one event;
 - under `combine: any`, a p-value compared with a number rather than `alpha`: it escapes the
   multiple-comparison correction.
 
@@ -93,8 +93,8 @@ def lint_claim(lc: LoadedClaim, evaluators: EvaluatorRegistry) -> list[Lint]:
                 )
             )
             continue
-        ranges = dict(getattr(evaluator, "ranges", {}) or {})
-        rates = frozenset(getattr(evaluator, "rates", frozenset()) or ())
+        ranges = {s.name: s.range for s in evaluator.statistics if s.range is not None}
+        rates = frozenset(s.name for s in evaluator.statistics if s.rate)
         for j, line in enumerate(pred.expect):
             lints.extend(_range_lints(lc, i, j, line, ranges, per_test_alpha, pred.evaluator))
             if claim.combine == "any" and len(claim.predictions) > 1 and _is_p_value(line.stat) and line.value != ALPHA:

@@ -56,6 +56,7 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
         errors += checks.groups_declared(pred, evaluator, validated, doc, base)
         params[pred.id] = validated
         errors += checks.statistics_produced(pred, evaluator, validated, doc, base)
+        errors += checks.expect_values_typed(pred, evaluator, validated, doc, base)
     if errors:
         raise UserErrors(errors)
     return LoadedClaim(claim=claim, path=path, doc=doc, params=params, unavailable=unavailable)

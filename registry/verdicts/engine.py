@@ -18,7 +18,7 @@ from registry.errors import CannotMeasure, UserError
 from registry.language.judge import combine, decision_rule, judge_measurement
 from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim, Outcome, Prediction
-from registry.plugins import CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
+from registry.plugins import AnyEvaluator, CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
 from registry.runs.run import Run, selects
 from registry.verdicts.file import render, verdict_path, write_atomic
 from registry.verdicts.model import (
@@ -63,7 +63,7 @@ def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[Lo
     return chosen
 
 
-Measure = Callable[[Evaluator, Any], Measurement]
+Measure = Callable[[AnyEvaluator, Any], Measurement]
 
 
 def _prediction_verdict(
@@ -152,10 +152,11 @@ def _run_ref(run: Run, names: Iterable[str]) -> RunRef:
 
 
 def evaluate_claim_on_run(lc: LoadedClaim, run: Run, evaluators: EvaluatorRegistry) -> Verdict:
-    predictions = [
-        _prediction_verdict(lc, p, evaluators, [run], lambda ev, params: ev.evaluate(params, run))
-        for p in lc.claim.predictions
-    ]
+    def measure(ev: AnyEvaluator, params: Any) -> Measurement:
+        assert isinstance(ev, Evaluator)  # loading checked the prediction's `across` against the evaluator's kind
+        return ev.evaluate(params, run)
+
+    predictions = [_prediction_verdict(lc, p, evaluators, [run], measure) for p in lc.claim.predictions]
     outcomes: list[Outcome] = [p.outcome for p in predictions]
     return Verdict(
         claim=_claim_ref(lc),
@@ -181,7 +182,7 @@ def evaluate_claim_across_runs(lc: LoadedClaim, runs: Sequence[Run], evaluators:
     for pred in lc.claim.predictions:
         groups = _groups(pred, runs)
 
-        def measure(ev: Evaluator, params: Any, groups: dict[str, list[Run]] = groups) -> Measurement:
+        def measure(ev: AnyEvaluator, params: Any, groups: dict[str, list[Run]] = groups) -> Measurement:
             assert isinstance(ev, CrossRunEvaluator)
             return ev.evaluate_runs(params, groups, evaluators)
 

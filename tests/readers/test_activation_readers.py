@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import bf16_bits, safetensors_bytes
 
-from evaluators.moments import moments_of, needs_for
+from evaluators._lib.moments import moments_of, needs_for
 from registry.errors import ArtifactError, CannotMeasure
 from registry.readers.activations.artifact import ActivationArtifact, open_tensors
 from registry.readers.activations.store import ArtifactOptions

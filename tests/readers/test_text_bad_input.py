@@ -167,13 +167,13 @@ def test_validate_rejects_bad_text_params(project: Project) -> None:
         (TEXT / "claims" / "late-samples-differ.yaml")
         .read_text(encoding="utf-8")
         .replace("late-samples-differ", "bad-windows")
-        .replace("a: [0, 0], b: [10, 20]", "a: [0, 10], b: [10, 20]"),
+        .replace("a: [10, 20], b: [0, 0]", "a: [10, 20], b: [0, 10]"),
         encoding="utf-8",
     )
     result = invoke("validate")
     assert result.exit_code == 2, result.output
     assert result.output.startswith("claims/bad-windows.yaml:")
-    assert "predictions[0].params: windows a [0, 10] and b [10, 20] overlap" in result.output
+    assert "predictions[0].params: windows a [10, 20] and b [0, 10] overlap" in result.output
 
 
 def test_the_mingpt_claims_and_runs_validate(project: Project) -> None:

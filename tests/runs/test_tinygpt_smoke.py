@@ -148,9 +148,9 @@ def test_every_artifact_loads_through_the_registry(run_dir):
     import numpy as np
     from safetensors import safe_open
 
-    from evaluators.metric import Compare
-    from evaluators.series import SeriesSpec, load_series
-    from evaluators.text import Top1Agreement
+    from evaluators._lib.series import SeriesSpec, load_series
+    from evaluators.metric.compare import Compare
+    from evaluators.text.top1_agreement import Top1Agreement
     from registry.runs.run import load_run, load_runs
 
     run = load_run(run_dir / "run.yaml")

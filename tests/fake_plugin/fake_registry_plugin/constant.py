@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
-from registry.plugins import Evaluator, Measurement, Params
+from registry import Evaluator, Measurement, Params, Run, Stat
 
 
 class ConstantParams(Params):
@@ -15,16 +13,16 @@ class ConstantParams(Params):
     raise_error: str | None = Field(None, description="When set, evaluate raises RuntimeError with this message.")
 
 
-class Constant(Evaluator):
+class Constant(Evaluator[ConstantParams]):
     """Report `value` and `n` as given, whatever the run holds."""
 
     name = "fake.constant"
     levels = frozenset({"loss", "activation", "text"})
     version = "7"
     Params = ConstantParams
-    statistics = ("value",)
+    statistics = (Stat("value", "The `value` param, as given."),)
 
-    def evaluate(self, params: ConstantParams, run: Any) -> Measurement:
+    def evaluate(self, params: ConstantParams, run: Run) -> Measurement:  # noqa: ARG002 - the run is not read
         if params.raise_error is not None:
             raise RuntimeError(params.raise_error)
         return Measurement(statistics={"value": params.value}, n=params.n)

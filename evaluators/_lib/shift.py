@@ -1,0 +1,94 @@
+"""Circular-shift tests of event onsets: how often events of one train fall near events of another,
+against the same trains shifted circularly over their shared range of steps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+
+def circular_hits(a: np.ndarray, width: np.ndarray, doubled: np.ndarray, length: int, shift: np.ndarray) -> np.ndarray:
+    """(shifts, windows) bool: a shifted event falls in the window [a, a + width) (width <= 0: never).
+
+    `doubled` is the other train's sorted offsets u in [0, length) followed by u + length; a shift by
+    k moves each u to (u + k) mod length, so the window holds a shifted event exactly when the
+    circular interval [a - k, a - k + width) holds an unshifted one: two binary searches in `doubled`.
+    """
+    import numpy as np
+
+    start = (a[None, :] - shift[:, None]) % length
+    end = start + width[None, :] - 1
+    count = np.searchsorted(doubled, end, side="right") - np.searchsorted(doubled, start, side="left")
+    hit: np.ndarray = (count > 0) & (width[None, :] > 0)
+    return hit
+
+
+@dataclass(frozen=True)
+class ShiftTest:
+    fraction: float | None
+    base_rate: float | None
+    lift: float | None
+    p_value: float | None
+    preceded: np.ndarray  # bool per target
+    leads: list[int]  # for each preceded target: latest signal onset in its window minus its onset
+
+
+# Target × shift pairs evaluated per block: bounds memory.
+_PAIRS = 1 << 21
+
+
+def shift_test(
+    targets: np.ndarray,
+    signals: np.ndarray,
+    within: tuple[int, int],
+    first: int,
+    last: int,
+    permutations: int,
+    rng: np.random.Generator,
+) -> ShiftTest:
+    """Which targets have a signal onset in [t + lo, t + hi], and the same under circular shifts.
+
+    Everything happens on offsets from `first` in [0, L), L = last - first + 1. A target's window is
+    clipped to [0, L). A shift by k moves each signal u to (u + k) mod L; the number of shifted
+    signals in a window [a, b] is then the number of unshifted ones in the circular interval
+    [a - k, b - k] mod L, counted by two binary searches in the sorted signals doubled (u, u + L).
+    """
+    import numpy as np
+
+    lo, hi = within
+    length = last - first + 1
+    t = np.asarray(targets, dtype=np.int64) - first
+    u = np.unique(np.asarray(signals, dtype=np.int64) - first)
+    if t.size == 0:
+        return ShiftTest(None, None, None, None, np.zeros(0, dtype=bool), [])
+    a = np.maximum(t + lo, 0)
+    b = np.minimum(t + hi, length - 1)
+    width = b - a + 1  # <= 0: the window lies outside the range
+    doubled = np.concatenate((u, u + length))
+
+    def hits(shift: np.ndarray) -> np.ndarray:
+        return circular_hits(a, width, doubled, length, shift)
+
+    observed = hits(np.zeros(1, dtype=np.int64))[0]
+    k_obs = int(observed.sum())
+    # Latest signal at or before each window's end, for the evidence.
+    leads: list[int] = []
+    if k_obs and u.size:
+        last_in = np.searchsorted(u, b[observed], side="right") - 1
+        leads = (u[last_in] - t[observed]).tolist()
+    if length < 2:
+        return ShiftTest(k_obs / t.size, None, None, None, observed, leads)
+    shifts = rng.integers(1, length, size=permutations)
+    per_block = max(1, _PAIRS // t.size)
+    counts = np.empty(permutations, dtype=np.int64)
+    for start in range(0, permutations, per_block):
+        k = shifts[start : start + per_block]
+        counts[start : start + k.size] = hits(k).sum(axis=1)
+    fraction = k_obs / t.size
+    base_rate = float(counts.mean()) / t.size
+    p_value = (1 + int((counts >= k_obs).sum())) / (1 + permutations)
+    lift = fraction / base_rate if base_rate > 0 else None
+    return ShiftTest(fraction, base_rate, lift, p_value, observed, leads)

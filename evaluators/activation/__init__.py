@@ -1,0 +1,1 @@
+"""activation.stat, .attention, .lens, .drift, .probe: measurements of activation tensors."""

@@ -1,0 +1,1 @@
+"""events.precedes (one run) and events.coincide (across runs): events of step-indexed series."""

@@ -1,0 +1,1 @@
+"""loss.spikes: spikes in a loss curve."""

@@ -1,0 +1,1 @@
+"""metric.threshold, metric.trend, metric.compare: step-indexed series reduced, trended, compared."""

@@ -1,0 +1,1 @@
+"""runs.compare: a per-run statistic compared between groups of runs."""

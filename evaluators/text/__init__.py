@@ -1,0 +1,1 @@
+"""text.match_rate, .stats, .compare, .top1_agreement, .perplexity: generated samples."""
