@@ -40,16 +40,25 @@ class ShiftTest:
 _PAIRS = 1 << 21
 
 
-def shift_test(
+@dataclass(frozen=True)
+class ShiftCounts:
+    """One train pair on its own range: which targets are preceded, and how many under each shift."""
+
+    targets: int
+    observed: np.ndarray  # bool per target
+    leads: list[int]
+    null: np.ndarray | None  # preceded targets per shift; None when the range cannot be shifted (L < 2)
+
+
+def shift_counts(
     targets: np.ndarray,
     signals: np.ndarray,
     within: tuple[int, int],
     first: int,
     last: int,
-    permutations: int,
-    rng: np.random.Generator,
-) -> ShiftTest:
-    """Which targets have a signal onset in [t + lo, t + hi], and the same under circular shifts.
+    shifts: np.ndarray | None,
+) -> ShiftCounts:
+    """Which targets have a signal onset in [t + lo, t + hi], and how many do under each shift.
 
     Everything happens on offsets from `first` in [0, L), L = last - first + 1. A target's window is
     clipped to [0, L). A shift by k moves each signal u to (u + k) mod L; the number of shifted
@@ -62,8 +71,6 @@ def shift_test(
     length = last - first + 1
     t = np.asarray(targets, dtype=np.int64) - first
     u = np.unique(np.asarray(signals, dtype=np.int64) - first)
-    if t.size == 0:
-        return ShiftTest(None, None, None, None, np.zeros(0, dtype=bool), [])
     a = np.maximum(t + lo, 0)
     b = np.minimum(t + hi, length - 1)
     width = b - a + 1  # <= 0: the window lies outside the range
@@ -72,23 +79,55 @@ def shift_test(
     def hits(shift: np.ndarray) -> np.ndarray:
         return circular_hits(a, width, doubled, length, shift)
 
-    observed = hits(np.zeros(1, dtype=np.int64))[0]
-    k_obs = int(observed.sum())
+    observed = hits(np.zeros(1, dtype=np.int64))[0] if t.size else np.zeros(0, dtype=bool)
     # Latest signal at or before each window's end, for the evidence.
     leads: list[int] = []
-    if k_obs and u.size:
+    if observed.any() and u.size:
         last_in = np.searchsorted(u, b[observed], side="right") - 1
         leads = (u[last_in] - t[observed]).tolist()
-    if length < 2:
-        return ShiftTest(k_obs / t.size, None, None, None, observed, leads)
-    shifts = rng.integers(1, length, size=permutations)
-    per_block = max(1, _PAIRS // t.size)
-    counts = np.empty(permutations, dtype=np.int64)
-    for start in range(0, permutations, per_block):
-        k = shifts[start : start + per_block]
-        counts[start : start + k.size] = hits(k).sum(axis=1)
-    fraction = k_obs / t.size
-    base_rate = float(counts.mean()) / t.size
-    p_value = (1 + int((counts >= k_obs).sum())) / (1 + permutations)
+    if shifts is None or length < 2:
+        return ShiftCounts(int(t.size), observed, leads, None)
+    counts = np.zeros(shifts.size, dtype=np.int64)
+    if t.size:
+        per_block = max(1, _PAIRS // t.size)
+        for start in range(0, shifts.size, per_block):
+            k = shifts[start : start + per_block]
+            counts[start : start + k.size] = hits(k).sum(axis=1)
+    return ShiftCounts(int(t.size), observed, leads, counts)
+
+
+def summarize(preceded: int, targets: int, null: np.ndarray | None, permutations: int) -> tuple[
+    float | None, float | None, float | None, float | None
+]:
+    """(fraction, base_rate, lift, p_value) of `preceded` of `targets`, against the null counts."""
+    if targets == 0:
+        return None, None, None, None
+    fraction = preceded / targets
+    if null is None:
+        return fraction, None, None, None
+    base_rate = float(null.mean()) / targets
+    p_value = (1 + int((null >= preceded).sum())) / (1 + permutations)
     lift = fraction / base_rate if base_rate > 0 else None
-    return ShiftTest(fraction, base_rate, lift, p_value, observed, leads)
+    return fraction, base_rate, lift, p_value
+
+
+def shift_test(
+    targets: np.ndarray,
+    signals: np.ndarray,
+    within: tuple[int, int],
+    first: int,
+    last: int,
+    permutations: int,
+    rng: np.random.Generator,
+) -> ShiftTest:
+    """Which targets have a signal onset in [t + lo, t + hi], and the same under circular shifts of
+    the signals by k uniform on 1..L-1 (see `shift_counts`)."""
+    import numpy as np
+
+    if len(targets) == 0:
+        return ShiftTest(None, None, None, None, np.zeros(0, dtype=bool), [])
+    length = last - first + 1
+    shifts = rng.integers(1, length, size=permutations) if length >= 2 else None
+    c = shift_counts(targets, signals, within, first, last, shifts)
+    fraction, base_rate, lift, p_value = summarize(int(c.observed.sum()), c.targets, c.null, permutations)
+    return ShiftTest(fraction, base_rate, lift, p_value, c.observed, c.leads)

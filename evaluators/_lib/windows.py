@@ -21,6 +21,14 @@ def ordered(window: Bounds | None) -> Bounds | None:
     return window
 
 
+# Offsets from an event's onset: an inclusive [lo, hi] window too.
+Offsets = Annotated[
+    tuple[int, int],
+    AfterValidator(ordered),  # the one window check (offsets are a window too)
+    Field(description="Inclusive [lo, hi] step offsets from each target onset ([-10, 0]: up to 10 steps before)."),
+]
+
+
 # An optional window (null: all steps).
 StepWindow = Annotated[
     Bounds | None,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from registry import CannotMeasure, Evaluator, Measurement, Stat
 
@@ -13,17 +13,10 @@ from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
 from .._lib.series import load_series
 from .._lib.shift import shift_test
 from .._lib.stats import count, fraction, p_value
-from .._lib.windows import ordered
+from .._lib.windows import Offsets
 
 if TYPE_CHECKING:
     from registry import Run
-
-
-Offsets = Annotated[
-    tuple[int, int],
-    AfterValidator(ordered),  # the one window check (offsets are a window too)
-    Field(description="Inclusive [lo, hi] step offsets from each target onset ([-10, 0]: up to 10 steps before)."),
-]
 
 
 class PrecedesParams(EventParams):
