@@ -27,7 +27,7 @@ from conftest import write_run
 from registry import EvaluatorRegistry
 from registry.runs.run import load_run
 
-PUBLIC_RUNS = Path(__file__).resolve().parents[2] / "shared" / "data" / "public-runs"
+PUBLIC_RUNS = Path(__file__).resolve().parents[3] / "shared" / "data" / "public-runs"
 SCALEUP = PUBLIC_RUNS / "modded_nanogpt_1p5b_scaleup_3runs.csv"
 RUN_IDS = ("87bd51fd", "ad8d7ae5", "c0078066")
 SETTINGS = [
