@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=6000)
     # recording
     p.add_argument("--val-every", type=int, default=10, help="validation loss/accuracy every N steps (empty cells between)")
-    p.add_argument("--probe-train", type=int, default=64, help="training pairs in the probe set")
-    p.add_argument("--probe-val", type=int, default=64, help="validation pairs in the probe set")
+    p.add_argument("--probe-train", type=int, default=48, help="training pairs in the probe set")
+    p.add_argument("--probe-val", type=int, default=48, help="validation pairs in the probe set")
     p.add_argument("--probe-seed", type=int, default=1234)
     p.add_argument("--ckpt-offsets", default=OFFSETS, help="checkpoint steps relative to each spike onset")
     p.add_argument("--extra-ckpts", default="", help="comma-separated extra checkpoint steps (besides 0 and the last)")
