@@ -97,6 +97,10 @@ def evaluate(
 
     result = commands.evaluate(claims or [], run or [])
     render.evaluation(result, fmt.value)
+    for error in result.refused:
+        print(error.render(), file=sys.stderr)
+    if result.refused:
+        raise typer.Exit(EXIT_BAD_INPUT)
     if result.any_error:
         raise typer.Exit(EXIT_INTERNAL)
     if strict and result.any_fail:

@@ -17,12 +17,13 @@ from registry.runs.run import Run, load_runs
 from registry.verdicts.engine import Evaluation, select_claims, write_verdicts
 from registry.verdicts.engine import evaluate as run_evaluation
 from registry.verdicts.file import read_verdicts
-from registry.verdicts.model import Verdict
+from registry.verdicts.model import Registration, Verdict
 
 if TYPE_CHECKING:
     from registry.integrity.diff import VerdictDiff
     from registry.integrity.history import EarlierVerdict, History
     from registry.integrity.status import ProjectStatus, Stats
+    from registry.integrity.summary import Label
     from registry.language.judge import Decision
     from registry.language.lints import Lint
 
@@ -106,7 +107,16 @@ def _load_project(settings: Settings, evaluators: EvaluatorRegistry) -> list[Loa
     return load_claims([settings.claims], evaluators)
 
 
+def _refused(settings: Settings, claims: list[LoadedClaim]) -> dict[str, list[UserError]]:
+    """The one integrity check (registry/integrity/amendments.py): claims changed after they were
+    judged without a matching, verified amendment."""
+    from registry.integrity.amendments import cached_git, claim_errors
+
+    return claim_errors(claims, settings.verdicts, cached_git(settings.root))
+
+
 def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
+    """Evaluate and write; a refused claim is not evaluated (nothing written for it), the others are."""
     settings = load_settings()
     evaluators = EvaluatorRegistry()
     claims = select_claims(_load_project(settings, evaluators), claim_patterns)
@@ -114,10 +124,9 @@ def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
         if not d.exists():
             raise UserError("run folder does not exist", location=Location(display_path(d)))
     runs: list[Run] = load_runs(run_dirs or [r for r in settings.runs if r.exists()])
-    result = run_evaluation(claims, runs, evaluators)
-    from registry.integrity.registration import Registrar
-
-    result.verdicts = Registrar.for_project(settings.root).stamp(result.verdicts, claims, runs)
+    refused = _refused(settings, claims)
+    result = run_evaluation([c for c in claims if c.id not in refused], runs, evaluators)
+    result.refused = [e for errors in refused.values() for e in errors]
     write_verdicts(result, settings.verdicts)
     return result
 
@@ -126,12 +135,35 @@ def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
 class ClaimRow:
     claim: LoadedClaim
     verdicts: list[Verdict]
+    registrations: dict[str, Registration | None]
+    """Run label -> registration level computed now (None: judged another version of the claim)."""
+    refused: list[UserError]
+    """Why the claim is refused (changed after it was judged without an amendment); empty if not."""
+
+
+def _registrations(
+    settings: Settings, claims: list[LoadedClaim], verdicts: dict[str, list[Verdict]]
+) -> dict[tuple[str, str], Registration | None]:
+    from registry.integrity.registration import Registrar
+
+    runs = load_runs([r for r in settings.runs if r.exists()])
+    registrar = Registrar.for_project(settings.root)
+    registrar.prepare(runs)
+    return {(lc.id, v.run_label): registrar.of_verdict(lc, v, runs) for lc in claims for v in verdicts[lc.id]}
 
 
 def list_claims() -> list[ClaimRow]:
     settings = load_settings()
     claims = _load_project(settings, EvaluatorRegistry())
-    return [ClaimRow(c, read_verdicts(settings.verdicts, c.id)) for c in claims]
+    verdicts = {c.id: read_verdicts(settings.verdicts, c.id) for c in claims}
+    registrations = _registrations(settings, claims, verdicts)
+    refused = _refused(settings, claims)
+    return [
+        ClaimRow(
+            c, verdicts[c.id], {v.run_label: registrations[(c.id, v.run_label)] for v in verdicts[c.id]}, refused.get(c.id, [])
+        )
+        for c in claims
+    ]
 
 
 @dataclass(frozen=True)
@@ -140,15 +172,25 @@ class ClaimDetail:
     fingerprint: str
     decision: Decision | None
     """The claim's decision rule, when it sets `alpha:` or uses `value: alpha`."""
-    verdicts: list[tuple[Verdict, str | None]]
-    """Each verdict with the claim version it judged (None: the current one)."""
+    verdicts: list[tuple[Verdict, str | None, Registration | None]]
+    """Each verdict with the claim version it judged (None: the current one) and its registration now."""
     earlier: list[EarlierVerdict]
     """Amended claims, from git: the last verdict of each run under each earlier version."""
+    refused: list[UserError]
+    """Why the claim is refused (changed after it was judged without an amendment); empty if not."""
+
+
+def _chain_label(settings: Settings, claim_id: str) -> Label | None:
+    from registry.integrity.git import Git
+    from registry.integrity.history import chain_label
+
+    git, _ = Git.find(settings.root)
+    return chain_label(git, settings, claim_id) if git is not None and not git.shallow else None
 
 
 def show(claim_id: str) -> ClaimDetail:
     from registry.integrity.history import earlier_verdicts
-    from registry.language.changes import recorded_under
+    from registry.language.changes import UNRECORDED, recorded_under
     from registry.language.judge import decision_rule, uses_alpha
     from registry.verdicts.engine import claim_fingerprint
     from registry.verdicts.model import recorded_fingerprint
@@ -159,11 +201,21 @@ def show(claim_id: str) -> ClaimDetail:
     if chosen is None or chosen.id != claim_id:
         raise UserError(f"no claim with id {claim_id!r}", hint="see `registry list`")
     c = chosen.claim
-    verdicts = [
-        (v, recorded_under(c, recorded_fingerprint(v), v.schema_version)) for v in read_verdicts(settings.verdicts, claim_id)
-    ]
+    read = read_verdicts(settings.verdicts, claim_id)
+    registrations = _registrations(settings, [chosen], {claim_id: read})
+    label = _chain_label(settings, claim_id)
+
+    def under(v: Verdict) -> str | None:
+        version = recorded_under(c, recorded_fingerprint(v), v.schema_version)
+        if version is None or label is None:
+            return version
+        named = label(recorded_fingerprint(v), v.schema_version)
+        return version if named == UNRECORDED else f"the {named}"
+
+    verdicts = [(v, under(v), registrations[(claim_id, v.run_label)]) for v in read]
     decision = decision_rule(c) if uses_alpha(c) else None
-    return ClaimDetail(chosen, claim_fingerprint(c), decision, verdicts, earlier_verdicts(settings, c))
+    refused = _refused(settings, [chosen]).get(claim_id, [])
+    return ClaimDetail(chosen, claim_fingerprint(c), decision, verdicts, earlier_verdicts(settings, c), refused)
 
 
 def evaluators() -> tuple[list[AnyEvaluator], list[PluginFailure]]:

@@ -66,6 +66,7 @@ def evaluation(result: Evaluation, fmt: str) -> None:
             {
                 "verdicts": [v.model_dump(mode="python") for v in result.verdicts],
                 "unmatched_claims": result.unmatched,
+                "refused": [e.render() for e in result.refused],
                 "written": len(result.written),
             }
         )
@@ -100,6 +101,8 @@ def claim_list(rows: list[ClaimRow], fmt: str) -> None:
                     "title": r.claim.claim.title,
                     "status": r.claim.claim.status,
                     "verdicts": {v.run_label: v.outcome for v in r.verdicts},
+                    "registration": {k: reg.level if reg else None for k, reg in r.registrations.items()},
+                    "refused": [e.render() for e in r.refused],
                 }
                 for r in rows
             ]
@@ -112,8 +115,15 @@ def claim_list(rows: list[ClaimRow], fmt: str) -> None:
         table.add_column(col)
     for r in rows:
         outcomes = ", ".join(f"{v.run_label}: {_outcome(v.outcome)}" for v in r.verdicts) or "not evaluated"
-        table.add_row(r.claim.id, r.claim.claim.status, r.claim.claim.title, outcomes)
-    _console().print(table)
+        status = r.claim.claim.status + ("\n[red]REFUSED[/]" if r.refused else "")
+        table.add_row(r.claim.id, status, r.claim.claim.title, outcomes)
+    console = _console()
+    console.print(table)
+    refused = [r.claim.id for r in rows if r.refused]
+    if refused:
+        console.print(
+            f"[red]refused[/]: {', '.join(refused)} changed after judged without a matching amendment (see `registry validate`)"
+        )
 
 
 def claim_detail(detail: ClaimDetail) -> None:
@@ -121,6 +131,8 @@ def claim_detail(detail: ClaimDetail) -> None:
 
     lc, c, console = detail.claim, detail.claim.claim, _console()
     console.print(f"[bold]{escape(c.id)}[/] — {escape(c.title)}  ({c.status})")
+    for error in detail.refused:
+        console.print(f"[red]warning: refused[/]: {escape(error.render())}")
     console.print(f"file: {escape(display_path(lc.path))}   fingerprint: {detail.fingerprint[:12]}")
     console.print(f"statement: {escape(c.statement.strip())}")
     console.print(f"falsified if: {escape(c.falsified_if.strip())}")
@@ -138,11 +150,11 @@ def claim_detail(detail: ClaimDetail) -> None:
         console.print(escape(f"under the {e.label}: run {e.run}: {e.outcome} (commit {e.commit.short}, {e.commit.day})"))
     if not detail.verdicts:
         console.print("no verdicts yet: run `registry evaluate " + c.id + "`")
-    for v, version in detail.verdicts:
+    for v, version, registration in detail.verdicts:
         stale = f"  [yellow](recorded under {escape(version)})[/]" if version is not None else ""
         console.print(f"run {escape(v.run_label)}: {_outcome(v.outcome)}{stale}")
-        if v.registration is not None:
-            console.print(f"    registration: {v.registration.level} ({escape(v.registration.reason)})")
+        if registration is not None:
+            console.print(f"    registration: {registration.level} ({escape(registration.reason)})")
         for line in _stat_summary(v).splitlines():
             console.print(f"    {escape(line)}")
 

@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from registry.integrity.summary import Summary
 
 
-_STATE_STYLE = {"ok": "green", "stale": "yellow", "missing": "yellow", "orphaned": "magenta", "unreadable": "red"}
+_STATE_STYLE = {
+    "ok": "green",
+    "refused": "red",
+    "missing": "yellow",
+    "orphaned": "magenta",
+    "unreadable": "red",
+}
 
 
 def _notes(notes: list[str]) -> None:
@@ -31,7 +37,16 @@ def project_status(status: ProjectStatus, fmt: str) -> None:
     if fmt == "json":
         _json(
             {
-                "pairs": [{"claim": p.claim, "run": p.run, "state": p.state, "reasons": list(p.reasons)} for p in status.pairs],
+                "pairs": [
+                    {
+                        "claim": p.claim,
+                        "run": p.run,
+                        "state": p.state,
+                        "reasons": list(p.reasons),
+                        "registration": p.registration.model_dump(exclude_none=True) if p.registration else None,
+                    }
+                    for p in status.pairs
+                ],
                 "counts": status.counts(),
             }
         )
@@ -129,6 +144,9 @@ def registry_stats(stats: Stats, fmt: str) -> None:
         return ", ".join(f"{n} {k}" for k, n in d.items()) or "none"
 
     console.print(f"claims: {counts(stats.claims_by_status)}")
+    if stats.refused:
+        why = "changed after judged, no matching amendment; see `registry validate`"
+        console.print(f"[red]refused ({why}):[/] {escape(', '.join(stats.refused))}")
     for status, outcomes in stats.verdicts_by_outcome.items():
         console.print(f"verdicts of {status} claims: {counts(outcomes)}")
     if not stats.verdicts_by_outcome:
@@ -203,6 +221,7 @@ def _as_data(entries: Iterable[HistoryEntry | DiffEntry]) -> list[dict[str, Any]
                 date=e.commit.iso,
                 author=e.commit.author,
                 subject=e.commit.subject,
+                signed=e.commit.signed,
                 claim_version=e.version,
             )
         else:

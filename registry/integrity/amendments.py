@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from registry.errors import UserError, display_path
+from registry.integrity.chain import Chain, verify
 from registry.integrity.git import Change as GitChange
-from registry.integrity.git import Git
+from registry.integrity.git import Commit, Git
 from registry.language import checks
 from registry.language.changes import amendment_for, classify
 from registry.language.fingerprint import claim_from_text, fingerprint, same_version
@@ -103,14 +104,15 @@ def recorded_in_git(git: Git, verdicts_rel: str) -> dict[str, list[Recorded]]:
     return out
 
 
-def check_claim(lc: LoadedClaim, recorded: Sequence[Recorded], git_provider: GitProvider) -> list[UserError]:
-    """Errors for verdicts of `lc` recorded under a fingerprint that no amendment accounts for.
+def check_claim(lc: LoadedClaim, recorded: Sequence[Recorded], git_provider: GitProvider) -> dict[str, UserError]:
+    """Errors for verdicts of `lc` recorded under a fingerprint that no amendment accounts for, by the
+    fingerprint of the version they judged.
 
     An amendment's `replaces:` may name the fingerprint a verdict recorded, or the (current
     definition's) fingerprint of the committed version that verdict was recorded under: verdicts of
     schema version 1 recorded the same version under another definition."""
     if lc.claim.status == "draft":
-        return []
+        return {}
     current = fingerprint(lc.claim)
     unexplained: dict[tuple[str, int], list[str]] = {}
     for r in recorded:
@@ -122,7 +124,7 @@ def check_claim(lc: LoadedClaim, recorded: Sequence[Recorded], git_provider: Git
         if r.run not in runs:
             runs.append(r.run)
     if not unexplained:
-        return []
+        return {}
     git, why = git_provider()
     if git is not None and git.shallow:
         git, why = None, "this is a shallow clone (`git fetch --unshallow`)"
@@ -139,7 +141,8 @@ def check_claim(lc: LoadedClaim, recorded: Sequence[Recorded], git_provider: Git
                 continue  # v1 ids/descriptions only, or recorded under the version's v2 fingerprint
         entry = versions.setdefault(key, (earlier, []))
         entry[1].extend(r for r in runs if r not in entry[1])
-    return [_error(lc, key, earlier, sorted(runs), current, git is not None, why) for key, (earlier, runs) in versions.items()]
+    have_git = git is not None
+    return {key: _error(lc, key, earlier, sorted(runs), current, have_git, why) for key, (earlier, runs) in versions.items()}
 
 
 def _hint(lc: LoadedClaim, recorded: str) -> str:
@@ -182,13 +185,45 @@ def _error(
     )
 
 
-def check_claims(
-    claims: Sequence[LoadedClaim], verdicts_folder: Path, git_provider: GitProvider, *, complete: bool
-) -> list[UserError]:
-    """Every amendment and supersession error among `claims` (verdicts read from `verdicts_folder`)."""
-    errors: list[UserError] = []
+def _commit_label(commit: Commit | None) -> str:
+    if commit is None:
+        return "uncommitted changes"
+    return f'commit {commit.short} ({commit.day}, "{commit.subject}")'
+
+
+def chain_errors(lc: LoadedClaim, chain: Chain, recorded: Sequence[Recorded], reported: set[str]) -> list[UserError]:
+    """The chain's gaps (each as the amendment error, unless its version was `reported` already) and
+    wrong links, located at the `replaces:` they name."""
+    runs = sorted({r.run for r in recorded if r.status != "draft"})
+    current = fingerprint(lc.claim)
+    errors = []
+    for gap in chain.gaps:
+        if gap.before.fingerprint in reported:
+            continue
+        reported.add(gap.before.fingerprint)
+        earlier = EarlierVersion(gap.before.claim, _commit_label(gap.after.commit))
+        errors.append(_error(lc, gap.before.fingerprint, earlier, runs, current, True, ""))
+    for link in chain.wrong_links:
+        errors.append(
+            UserError(
+                link.message,
+                location=lc.doc.locate(("amendments", link.index, "replaces")),
+                hint="`replaces:` names the fingerprint of the version the amendment changed (`registry history` lists them)",
+            )
+        )
+    return errors
+
+
+def claim_errors(
+    claims: Sequence[LoadedClaim], verdicts_folder: Path, git_provider: GitProvider
+) -> dict[str, list[UserError]]:
+    """Claim id -> its amendment errors (changed after it was judged without a matching, verified
+    `amendments:` entry); claims without errors are left out. The one integrity check that every
+    command reading claims runs."""
+    out: dict[str, list[UserError]] = {}
     judged = [lc for lc in claims if lc.claim.status != "draft"]
     committed: dict[str, list[Recorded]] = {}
+    git: Git | None = None
     if judged:
         # Verdicts re-evaluated after a change would hide it; their committed versions do not.
         git, _ = git_provider()
@@ -197,9 +232,31 @@ def check_claims(
             committed = recorded_in_git(git, rel)
     for lc in judged:
         recorded = recorded_in(readable_verdicts(verdicts_folder, lc.id)) + committed.get(lc.id, [])
-        errors.extend(check_claim(lc, recorded, git_provider))
+        found = check_claim(lc, recorded, git_provider)
+        errors = list(found.values())
+        if git is not None and not git.shallow and recorded:
+            chain = verify(lc.path, lc.claim, git, [(r.fingerprint, r.schema_version, r.status) for r in recorded])
+            errors.extend(chain_errors(lc, chain, recorded, set(found)))
+        if errors:
+            out[lc.id] = errors
+    return out
+
+
+def check_claims(
+    claims: Sequence[LoadedClaim], verdicts_folder: Path, git_provider: GitProvider, *, complete: bool
+) -> list[UserError]:
+    """Every amendment and supersession error among `claims` (verdicts read from `verdicts_folder`)."""
+    errors = [e for errs in claim_errors(claims, verdicts_folder, git_provider).values() for e in errs]
     errors.extend(checks.supersedes_retired(claims, complete))
     return errors
+
+
+def claim_chain(git: Git, path: Path, claim: Claim, verdicts_folder: Path) -> Chain:
+    """The claim's verified amendment chain (for its labels), from its verdicts now and in git."""
+    rel = git.rel(verdicts_folder)
+    committed = recorded_in_git(git, f"{rel}/{claim.id}").get(claim.id, []) if rel is not None else []
+    recorded = recorded_in(readable_verdicts(verdicts_folder, claim.id)) + committed
+    return verify(path, claim, git, [(r.fingerprint, r.schema_version, r.status) for r in recorded])
 
 
 def cached_git(root: Path) -> GitProvider:

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from registry.config import Settings
 from registry.errors import UserError
 from registry.integrity.git import Git
-from registry.integrity.history import find_claim, git_notes, verdicts_rel
+from registry.integrity.history import chain_label, find_claim, git_notes, verdicts_rel
 from registry.integrity.summary import Summary, _unreadable, describe, summarize
 from registry.language.schema import Claim
 
@@ -80,9 +80,12 @@ def verdict_diff(settings: Settings, a: str | None = None, b: str | None = None)
         if old_text != new_text:
             rows.append((parts[0], PurePosixPath(parts[1]).stem, old_text, new_text))
     claims = _claims_by_id(settings, [r[0] for r in rows])
+    labels = {claim_id: chain_label(git, settings, claim_id) for claim_id in claims}
     for claim_id, run, before_text, after_text in sorted(rows, key=lambda r: (r[0], r[1])):
         before = summarize(before_text) if before_text is not None else None
         after = summarize(after_text) if after_text is not None else None
-        shown = _unreadable(before_text, before, after_text, after) or describe(before, after, claims[claim_id])
+        shown = _unreadable(before_text, before, after_text, after) or describe(
+            before, after, claims[claim_id], labels[claim_id]
+        )
         result.entries.append(DiffEntry(claim_id, run, before, after, shown))
     return result

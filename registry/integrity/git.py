@@ -22,7 +22,9 @@ from registry.errors import UserError
 _CONFIG = ("-c", "log.showSignature=false", "-c", "core.quotepath=off", "-c", "color.ui=never")
 _NULL = "0" * 40
 _RS, _US = "\x1e", "\x1f"
-_FORMAT = f"--format={_RS}%H{_US}%ct{_US}%an{_US}%s"
+# %G? is git's own verification of the commit's signature (what `git verify-commit` checks).
+_FORMAT = f"--format={_RS}%H{_US}%ct{_US}%an{_US}%G?{_US}%s"
+_SIGNATURE = {"G": "signed", "U": "signed", "X": "signed", "Y": "signed", "B": "bad signature", "R": "signed (revoked key)"}
 
 
 class GitUnavailable(UserError):
@@ -36,6 +38,16 @@ class Commit:
     """Committer time, seconds since the epoch (git's own record; see README on what it proves)."""
     author: str
     subject: str
+    signature: str = "N"
+    """git's %G?: G good, B bad, U good of unknown validity, X/Y expired, R revoked key, E cannot be
+    checked (e.g. no gpg or unknown key), N unsigned."""
+
+    @property
+    def signed(self) -> str:
+        """`signed`, `unsigned`, `bad signature` or `signature not checked`, from git's own verification."""
+        if self.signature == "N":
+            return "unsigned"
+        return _SIGNATURE.get(self.signature, "signature not checked")
 
     @property
     def short(self) -> str:
@@ -189,8 +201,8 @@ class Git:
         changes: list[Change] = []
         for record in out.split(_RS)[1:]:
             header, _, body = record.partition("\n")
-            sha, ct, author, subject = (header.split(_US) + ["", "", ""])[:4]
-            commit = Commit(sha=sha, time=int(ct or 0), author=author, subject=subject)
+            sha, ct, author, signature, subject = (header.split(_US) + ["", "", "", ""])[:5]
+            commit = Commit(sha=sha, time=int(ct or 0), author=author, subject=subject, signature=signature or "N")
             for line in body.splitlines():
                 change = _parse_raw_line(line, commit)
                 if change is not None:

@@ -9,12 +9,12 @@ whatever the number of commits; verdict files are parsed once per blob.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from registry.config import Settings
 from registry.errors import UserError
 from registry.integrity.git import Commit, Git
-from registry.integrity.summary import Summary, _unreadable, claim_version, describe, summarize
+from registry.integrity.summary import Label, Summary, _unreadable, claim_version, describe, summarize
 from registry.language.fingerprint import claim_from_text
 from registry.language.load import claim_files
 from registry.language.schema import Claim
@@ -39,16 +39,31 @@ class History:
     notes: list[str] = field(default_factory=list)
 
 
-def find_claim(settings: Settings, claim_id: str) -> Claim | None:
-    """The claim's current content, if its file is in the claims folder (history needs no more)."""
+def find_claim_file(settings: Settings, claim_id: str) -> tuple[Path, Claim] | None:
+    """The claim's file and current content, if it is in the claims folder (history needs no more)."""
     if not settings.claims.is_dir():
         return None
     for path in claim_files([settings.claims]):
         if path.stem == claim_id:
             claim = claim_from_text(path.read_bytes())
             if claim is not None and claim.id == claim_id:
-                return claim
+                return path, claim
     return None
+
+
+def find_claim(settings: Settings, claim_id: str) -> Claim | None:
+    found = find_claim_file(settings, claim_id)
+    return found[1] if found is not None else None
+
+
+def chain_label(git: Git, settings: Settings, claim_id: str) -> Label | None:
+    """Labels of the claim's versions from its verified amendment chain (None: no claim file)."""
+    found = find_claim_file(settings, claim_id)
+    if found is None:
+        return None
+    from registry.integrity.amendments import claim_chain
+
+    return claim_chain(git, found[0], found[1], settings.verdicts).label
 
 
 def verdicts_rel(git: Git, settings: Settings) -> str:
@@ -75,6 +90,7 @@ def verdict_history(settings: Settings, claim_id: str, run: str | None = None) -
     folder = PurePosixPath(verdicts_rel(git, settings)) / claim_id
     path = str(folder / f"{run}.yaml") if run else str(folder)
     claim = find_claim(settings, claim_id)
+    label = chain_label(git, settings, claim_id)
     history = History(claim_id, claim, notes=git_notes(git))
     changes = [c for c in git.log([path]) if c.path.endswith(".yaml")]
     if not changes and claim is None:
@@ -93,8 +109,8 @@ def verdict_history(settings: Settings, claim_id: str, run: str | None = None) -
         assert change.commit is not None
         before, after = summary(change.old_blob), summary(change.new_blob)
         run_id = PurePosixPath(change.path).stem
-        version = claim_version(after, claim) if after is not None else ""
-        shown = _unreadable(change.old_blob, before, change.new_blob, after) or describe(before, after, claim)
+        version = claim_version(after, claim, label) if after is not None else ""
+        shown = _unreadable(change.old_blob, before, change.new_blob, after) or describe(before, after, claim, label)
         history.entries.append(HistoryEntry(change.commit, run_id, before, after, shown, version))
     order = {sha: i for i, sha in enumerate(dict.fromkeys(e.commit.sha for e in history.entries))}
     history.entries.sort(key=lambda e: (order[e.commit.sha], e.run))

@@ -27,7 +27,7 @@ from registry.integrity.git import Commit, Git, iso_utc
 from registry.language.fingerprint import claim_from_text, fingerprint
 from registry.language.loaded import LoadedClaim
 from registry.runs.run import Run
-from registry.verdicts.model import Registration, Verdict
+from registry.verdicts.model import Registration, Verdict, matches
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ class Registrar:
         if since.commit is None:
             return Registration(level="uncommitted" if since.level == "uncommitted" else "unknown", reason=since.reason)
         commit = since.commit
-        claim_part = f"claim content committed {commit.iso} ({commit.short})"
+        claim_part = f"claim content committed {commit.iso} ({commit.short}, {commit.signed})"
         starts: list[tuple[RunStart, Run]] = []
         for run, paths in runs:
             start = self.run_start(run, paths)
@@ -202,19 +202,19 @@ class Registrar:
             run_commit=start.commit.short if start.commit else None,
         )
 
-    def stamp(self, verdicts: Sequence[Verdict], claims: Sequence[LoadedClaim], runs: Sequence[Run]) -> list[Verdict]:
-        """The verdicts with their registration set."""
-        by_claim = {lc.id: lc for lc in claims}
-        by_run = {r.id: r for r in runs}
-        self.prepare(runs)
-        out: list[Verdict] = []
-        for v in verdicts:
-            lc = by_claim[v.claim.id]
-            refs = [v.run] if v.run is not None else list(v.runs or [])
-            judged: list[tuple[Run, Sequence[Path]]] = []
-            for ref in refs:
-                run = by_run[ref.id]
-                used = [run.folder / a.path for a in ref.artifacts.values()]
-                judged.append((run, used or [run.paths[n] for n in run.artifact_names()]))
-            out.append(v.model_copy(update={"registration": self.registration(lc, judged)}))
-        return out
+    def of_verdict(self, lc: LoadedClaim, verdict: Verdict, runs: Sequence[Run]) -> Registration | None:
+        """The verdict's registration level by today's rule, computed when read (verdict files hold
+        only what evaluate measured). None when the verdict judged another version of the claim or
+        a run that is gone: its level is not about the claim as it is."""
+        if not matches(verdict, lc.claim):
+            return None
+        by_id = {r.id: r for r in runs}
+        refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
+        if any(ref.id not in by_id for ref in refs):
+            return None
+        judged: list[tuple[Run, Sequence[Path]]] = []
+        for ref in refs:
+            run = by_id[ref.id]
+            used = [run.folder / a.path for a in ref.artifacts.values()]
+            judged.append((run, used or [run.paths[n] for n in run.artifact_names()]))
+        return self.registration(lc, judged)

@@ -3,10 +3,13 @@
 A verdict is *stale* when evaluating now would write a different file for a reason other than
 the measurement itself: the claim's fingerprint or status changed, an artifact's content or path
 changed, an evaluator's version changed, the set of runs (across runs) changed, the file was
-written by an older schema version, or its registration level would now be different. A (claim,
-run) pair the claim applies to without a verdict file is *missing*; a verdict file whose claim no
-longer exists or no longer applies to its run is *orphaned*; one that cannot be read is
-*unreadable*. `registry status --check` exits 1 when anything is not ok.
+or the file was written by an older schema version. (The registration level is not in the file: it
+is computed here, when read, so committing a claim with its verdict leaves the verdict current.)
+A (claim, run) pair the claim applies to without a verdict file is *missing*; a verdict file whose
+claim no longer exists or no longer applies to its run is *orphaned*; one that cannot be read is
+*unreadable*; every pair of a claim changed after it was judged without a matching amendment is
+*refused* (the error `registry validate` gives). `registry status --check` exits 1 when anything is
+not ok.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 from registry.config import Settings
 from registry.errors import UserError
+from registry.integrity.amendments import claim_errors
 from registry.integrity.registration import Registrar
 from registry.language.fingerprint import fingerprint
 from registry.language.load import load_claims
@@ -25,9 +29,9 @@ from registry.language.loaded import LoadedClaim
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
 from registry.runs.run import Run, load_runs, selects
 from registry.verdicts.file import read_verdict
-from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, matches, recorded_fingerprint
+from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Registration, Verdict, matches, recorded_fingerprint
 
-STATES = ("ok", "stale", "missing", "orphaned", "unreadable")
+STATES = ("ok", "refused", "stale", "missing", "orphaned", "unreadable")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class PairState:
     state: str
     reasons: tuple[str, ...] = ()
     verdict: Verdict | None = None
+    registration: Registration | None = None
+    """Computed now, from git (None: no verdict, or it judged another version of the claim)."""
 
 
 @dataclass
@@ -45,6 +51,8 @@ class ProjectStatus:
     pairs: list[PairState] = field(default_factory=list)
     claims: list[LoadedClaim] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
+    refused: dict[str, list[UserError]] = field(default_factory=dict)
+    """Claim id -> why it is refused (changed after it was judged, not recorded as an amendment)."""
 
     @property
     def problems(self) -> list[PairState]:
@@ -95,9 +103,7 @@ def _artifact_reasons(verdict: Verdict, runs: Sequence[Run]) -> list[str]:
     return reasons
 
 
-def stale_reasons(
-    verdict: Verdict, lc: LoadedClaim, runs: Sequence[Run], evaluators: EvaluatorRegistry, registrar: Registrar
-) -> list[str]:
+def stale_reasons(verdict: Verdict, lc: LoadedClaim, runs: Sequence[Run], evaluators: EvaluatorRegistry) -> list[str]:
     """Why evaluating now would rewrite this verdict for reasons other than a new measurement."""
     reasons: list[str] = []
     claim = lc.claim
@@ -128,18 +134,11 @@ def stale_reasons(
             version = None
         if version != p.evaluator_version:
             reasons.append(f"evaluator {p.evaluator} {p.evaluator_version} → {version or 'unavailable'}")
-    if verdict.registration is not None:
-        refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
-        by_id = {r.id: r for r in runs}
-        judged = [
-            (by_id[ref.id], [by_id[ref.id].folder / a.path for a in ref.artifacts.values()] or list(by_id[ref.id].paths.values()))
-            for ref in refs
-            if ref.id in by_id
-        ]
-        now_level = registrar.registration(lc, judged).level
-        if now_level != verdict.registration.level:
-            reasons.append(f"registration {verdict.registration.level} → {now_level}")
     return list(dict.fromkeys(reasons))
+
+
+def _refusal(errors: Sequence[UserError]) -> tuple[str, ...]:
+    return tuple(e.render() for e in errors)
 
 
 def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = None) -> ProjectStatus:
@@ -149,7 +148,8 @@ def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = No
     registrar.prepare(runs)
     expected = expected_pairs(claims, runs)
     by_claim = {lc.id: lc for lc in claims}
-    status = ProjectStatus(claims=claims, runs=runs)
+    refused = claim_errors(claims, settings.verdicts, lambda: (registrar.git, registrar.why_not))
+    status = ProjectStatus(claims=claims, runs=runs, refused=refused)
     seen: set[tuple[str, str]] = set()
     folder = settings.verdicts
     files = sorted(folder.glob("*/*.yaml")) if folder.is_dir() else []
@@ -171,11 +171,17 @@ def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = No
                 why = f"no run {key[1]!r}"
             status.pairs.append(PairState(*key, "orphaned", (why,), verdict))
             continue
-        reasons = stale_reasons(verdict, lc, expected[key], evaluators, registrar)
-        status.pairs.append(PairState(*key, "stale" if reasons else "ok", tuple(reasons), verdict))
+        registration = registrar.of_verdict(lc, verdict, expected[key])
+        if key[0] in status.refused:
+            status.pairs.append(PairState(*key, "refused", _refusal(status.refused[key[0]]), verdict, registration))
+            continue
+        reasons = stale_reasons(verdict, lc, expected[key], evaluators)
+        status.pairs.append(PairState(*key, "stale" if reasons else "ok", tuple(reasons), verdict, registration))
     for key in sorted(expected):
         if key not in seen:
-            status.pairs.append(PairState(*key, "missing", ("never evaluated",)))
+            errors = status.refused.get(key[0])
+            missing = PairState(*key, "missing", ("never evaluated",))
+            status.pairs.append(PairState(*key, "refused", _refusal(errors)) if errors else missing)
     status.pairs.sort(key=lambda p: (p.claim, p.run))
     return status
 
@@ -201,6 +207,8 @@ class Stats:
     """(new claim, the retired claim it supersedes)."""
     retired_outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     """Retired claim -> outcomes of its verdicts: were claims retired after failing?"""
+    refused: list[str] = field(default_factory=list)
+    """Claims changed after they were judged without a matching amendment (`registry validate` says how)."""
 
 
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
@@ -227,7 +235,7 @@ def project_stats(settings: Settings) -> Stats:
             continue
         judged.add(pair.claim)
         outcomes.setdefault(lc.claim.status, Counter())[v.outcome] += 1
-        registration[v.registration.level if v.registration else "not recorded"] += 1
+        registration[pair.registration.level if pair.registration else "of an earlier claim version"] += 1
         if lc.claim.status == "retired":
             retired.setdefault(lc.id, Counter())[v.outcome] += 1
         for p in v.predictions:
@@ -244,4 +252,5 @@ def project_stats(settings: Settings) -> Stats:
         amendments=[(lc.id, str(a.date), a.reason) for lc in claims for a in lc.claim.amendments],
         superseded=sorted((lc.id, lc.claim.supersedes) for lc in claims if lc.claim.supersedes),
         retired_outcomes={k: dict(sorted(c.items())) for k, c in sorted(retired.items())},
+        refused=sorted(status.refused),
     )

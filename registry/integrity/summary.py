@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from registry.errors import UserError
 from registry.language.schema import Claim
 from registry.verdicts.file import read_verdict
 from registry.verdicts.model import recorded_fingerprint
+
+Label = Callable[[str, int], str]
+"""(recorded fingerprint, schema version) -> which version of the claim it is."""
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,8 @@ class PredictionSummary:
     observed: dict[str, Any]
     """Observed value of each expect line's statistic."""
     reason: str | None = None
+    statistics: dict[str, Any] | None = None
+    """Every statistic the evaluator returned."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,11 @@ class Summary:
     fingerprint: str
     schema_version: int
     registration: str | None
+    """Stored in version-2 files only (since version 3 it is computed when read)."""
     predictions: dict[str, PredictionSummary]
+    artifacts: dict[str, str] | None = None
+    """Artifact (`run-id:name` across runs) -> sha256."""
+    tool_version: str | None = None
 
     def key_statistics(self) -> list[str]:
         out = []
@@ -59,20 +69,28 @@ def summarize(text: bytes | str) -> Summary | None:
             n=p.n,
             observed={e.stat: e.observed for e in p.expect},
             reason=p.reason,
+            statistics=dict(p.statistics),
         )
         for p in verdict.predictions
     }
+    refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
+    prefix = verdict.run is None
+    artifacts = {(f"{r.id}:{name}" if prefix else name): a.sha256 for r in refs for name, a in sorted(r.artifacts.items())}
     return Summary(
         outcome=verdict.outcome,
         fingerprint=recorded_fingerprint(verdict),
         schema_version=verdict.schema_version,
         registration=verdict.registration.level if verdict.registration else None,
         predictions=predictions,
+        artifacts=artifacts,
+        tool_version=verdict.tool.version,
     )
 
 
-def describe(before: Summary | None, after: Summary | None, claim: Claim | None = None) -> list[str]:
-    """What changed between two versions of one verdict file, most telling first."""
+def describe(before: Summary | None, after: Summary | None, claim: Claim | None = None, label: Label | None = None) -> list[str]:
+    """What changed between two versions of one verdict file, most telling first: outcomes, statistic
+    values (old → new), n, evaluator versions, the claim's fingerprint, each artifact's hash (by name),
+    the tool's version. `label` names a claim version (default: from the claim's amendments)."""
     if after is None:
         return ["verdict removed"]
     if before is None:
@@ -83,38 +101,70 @@ def describe(before: Summary | None, after: Summary | None, claim: Claim | None 
         if q is None:
             out.append(f"{pid}: new prediction ({p.outcome})")
             continue
-        if q.outcome != p.outcome:
-            out.append(f"{pid}: {q.outcome} → {p.outcome}")
-        for stat, value in p.observed.items():
-            old = q.observed.get(stat)
-            if stat in q.observed and old != value:
-                out.append(f"{pid}.{stat} {_num(old)} → {_num(value)}")
-            elif stat not in q.observed:
-                out.append(f"{pid}.{stat}={_num(value)}")
-        if q.n != p.n and p.n is not None:
-            out.append(f"{pid}.n {q.n} → {p.n}")
-        if q.evaluator_version != p.evaluator_version:
-            out.append(f"{pid}: evaluator version {q.evaluator_version} → {p.evaluator_version}")
+        out.extend(_prediction_changes(pid, q, p))
     for pid in before.predictions:
         if pid not in after.predictions:
             out.append(f"{pid}: prediction removed")
     if before.schema_version != after.schema_version:
         out.append(f"verdict schema v{before.schema_version} → v{after.schema_version}")
-    elif before.fingerprint != after.fingerprint:
-        out.append("claim changed: " + claim_version(after, claim))
-    if before.registration != after.registration and after.registration is not None:
-        out.append(f"registration {before.registration or 'none'} → {after.registration}")
+    if before.fingerprint != after.fingerprint:
+        now = claim_version(after, claim, label).removeprefix("fingerprint ")
+        out.append(f"claim fingerprint {before.fingerprint[:12]} → {now}")
+    out.extend(_artifact_changes(before.artifacts or {}, after.artifacts or {}))
+    if before.tool_version != after.tool_version and before.tool_version and after.tool_version:
+        out.append(f"tool version {before.tool_version} → {after.tool_version}")
     return out
 
 
-def claim_version(summary: Summary, claim: Claim | None) -> str:
-    """Which version of the claim the verdict was recorded under (fingerprint, and label if known)."""
-    label = f"fingerprint {summary.fingerprint[:12]}"
+def _prediction_changes(pid: str, q: PredictionSummary, p: PredictionSummary) -> list[str]:
+    out = []
+    if q.outcome != p.outcome:
+        out.append(f"{pid}: {q.outcome} → {p.outcome}")
+    old_stats = {**(q.statistics or {}), **q.observed}
+    new_stats = {**(p.statistics or {}), **p.observed}
+    for stat in [*p.observed, *(s for s in new_stats if s not in p.observed)]:
+        value = new_stats[stat]
+        if stat in old_stats and not _same(old_stats[stat], value):
+            out.append(f"{pid}.{stat} {_num(old_stats[stat])} → {_num(value)}")
+        elif stat not in old_stats and stat in p.observed:
+            out.append(f"{pid}.{stat}={_num(value)}")
+    if q.n != p.n and p.n is not None:
+        out.append(f"{pid}.n {q.n} → {p.n}")
+    if q.evaluator_version != p.evaluator_version:
+        out.append(f"{pid}: evaluator version {q.evaluator_version} → {p.evaluator_version}")
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+def _artifact_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    out = []
+    for name in sorted(set(before) | set(after)):
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if old is None:
+            out.append(f"artifact {name} now read (sha256 {new and new[:12]})")
+        elif new is None:
+            out.append(f"artifact {name} no longer read")
+        else:
+            out.append(f"artifact {name} changed (sha256 {old[:12]} → {new[:12]})")
+    return out
+
+
+def claim_version(summary: Summary, claim: Claim | None, label: Label | None = None) -> str:
+    """Which version of the claim the verdict was recorded under (fingerprint, and label if known):
+    from the verified amendment chain when `label` is given, else from the claim's amendments."""
+    shown = f"fingerprint {summary.fingerprint[:12]}"
+    if label is not None:
+        return f"{shown} ({label(summary.fingerprint, summary.schema_version)})"
     if claim is None:
-        return label
+        return shown
     from registry.language.changes import version_label
 
-    return f"{label} ({version_label(claim, summary.fingerprint, summary.schema_version)})"
+    return f"{shown} ({version_label(claim, summary.fingerprint, summary.schema_version)})"
 
 
 def _unreadable(before_src: object, before: Summary | None, after_src: object, after: Summary | None) -> list[str]:

@@ -215,6 +215,8 @@ class Evaluation:
     unmatched: list[str] = field(default_factory=list)
     # Verdict files that changed (or were created) when written.
     written: list[Path] = field(default_factory=list)
+    # Claims refused before evaluation (changed after judged, no amendment): one error each, exit 2.
+    refused: list[UserError] = field(default_factory=list)
 
     @property
     def any_error(self) -> bool:

@@ -14,9 +14,11 @@ from registry.language.judge import Decision
 from registry.language.schema import Claim, Outcome
 
 # Version 2 (see README "Integrity of the record"): `claim.fingerprint` (canonical, replaces v1's
-# `claim.sha256`), `claim.status`, `registration`, `decision`, `expect[].resolved`. Version-1 files
-# are still read (their v2-only fields are null and left out when rendered).
-SCHEMA_VERSION = 2
+# `claim.sha256`), `claim.status`, `registration`, `decision`, `expect[].resolved`. Version 3: no
+# `registration` (a fact about git, computed when read: registry/integrity/registration.py), so a
+# verdict committed with its claim stays current. Version-1 and -2 files are still read (fields
+# of other versions are null and left out when rendered).
+SCHEMA_VERSION = 3
 # Floats are stored with 12 significant digits: enough for any statistic, and free of the
 # last-bit noise that summation order can leave between numpy builds.
 FLOAT_DIGITS = 12
@@ -84,7 +86,8 @@ class ClaimRef(_Model):
 
 
 class Registration(_Model):
-    """Whether the claim's content was committed before the run existed (v2); from git and run.yaml."""
+    """Whether the claim's content was committed before the run existed, from git and run.yaml.
+    Stored in version-2 files only; computed when read since version 3."""
 
     level: Literal["preregistered", "postregistered", "uncommitted", "unknown"]
     reason: str
@@ -137,7 +140,8 @@ class Verdict(_Model):
     decision: Decision | None = None
     """v2: the claim's alpha and the multiple-comparison rule applied to `value: alpha` lines."""
     registration: Registration | None = None
-    """v2: preregistered, postregistered, uncommitted or unknown, with the evidence."""
+    """v2 only (read, never written): the registration level when it was evaluated. Since v3 it is
+    computed when read, from git as it is then."""
 
     @model_validator(mode="after")
     def _fingerprint_of_its_version(self) -> Verdict:

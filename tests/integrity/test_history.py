@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from conftest import Project, invoke
 from integrity_git import CLAIM, Repo, git
+
+
+def metrics_sha(repo: Repo, run: str, rev: str | None = None) -> str:
+    """The metrics artifact's sha256 (first 12 digits) in the verdict of `run`, at `rev` or in the working tree."""
+    path = f"verdicts/final-loss-low/{run}.yaml"
+    text = git(repo.root, "show", f"{rev}:{path}") if rev else (repo.root / path).read_text()
+    return str(yaml.safe_load(text)["run"]["artifacts"]["metrics"]["sha256"])[:12]
 
 
 def append_loss(repo: Repo, run: str, loss: float) -> None:
@@ -40,21 +48,23 @@ def test_history_shows_each_change(two_commits: tuple[Repo, str, str]) -> None:
         (first, "basic", None, "pass"),
         (first, "basic-2", None, "pass"),
     ]
-    assert rows[0]["changes"] == ["final-loss: pass → fail", "final-loss.value 1.357 → 2.5", "final-loss.n 30 → 31"]
+    changed = f"artifact metrics changed (sha256 {metrics_sha(repo, 'basic', first)} → {metrics_sha(repo, 'basic', second)})"
+    assert rows[0]["changes"] == ["final-loss: pass → fail", "final-loss.value 1.357 → 2.5", "final-loss.n 30 → 31", changed]
     assert (rows[0]["author"], rows[0]["date"], rows[0]["subject"]) == ("Ada Tester", "2026-07-02T00:00:00Z", "longer run")
     assert rows[1]["changes"] == ["new verdict", "final-loss: value=1.357 (n=30)"]
     assert rows[0]["claim_version"].endswith("(current claim)")
 
 
 def test_history_of_one_run_as_a_table(two_commits: tuple[Repo, str, str]) -> None:
-    _, first, second = two_commits
+    repo, first, second = two_commits
+    changed = f"artifact metrics changed (sha256 {metrics_sha(repo, 'basic', first)} → {metrics_sha(repo, 'basic', second)})"
     result = invoke("history", "final-loss-low", "--run", "basic")
     assert result.exit_code == 0, result.output
     out = result.output
     assert out.splitlines() == [
         "commit        date        author      run    outcome      what changed",
         f"{second[:12]}  2026-07-02  Ada Tester  basic  pass → fail  final-loss: pass → fail; final-loss.value 1.357 → 2.5; "
-        "final-loss.n 30 → 31",
+        f"final-loss.n 30 → 31; {changed}",
         f"{first[:12]}  2026-07-01  Ada Tester  basic  — → pass     new verdict; final-loss: value=1.357 (n=30)",
         "2 change(s) to verdicts of final-loss-low",
     ]
@@ -69,8 +79,10 @@ def test_diff_between_revisions_and_against_the_working_tree(two_commits: tuple[
     result = invoke("diff")
     assert result.exit_code == 0, result.output
     assert result.output == "no verdict changed between HEAD and working tree\n"
+    before = metrics_sha(repo, "basic-2", "HEAD")
     append_loss(repo, "basic-2", 3.0)
     assert invoke("evaluate").exit_code == 0
+    changed = f"artifact metrics changed (sha256 {before} → {metrics_sha(repo, 'basic-2')})"
     result = invoke("diff", "--format", "markdown")
     assert result.exit_code == 0, result.output
     assert result.output == (
@@ -81,7 +93,7 @@ def test_diff_between_revisions_and_against_the_working_tree(two_commits: tuple[
         "| claim | run | before | after | what changed |\n"
         "| --- | --- | --- | --- | --- |\n"
         "| `final-loss-low` | `basic-2` | pass | **fail** | final-loss: pass → fail; final-loss.value 1.357 → 3; "
-        "final-loss.n 30 → 31 |\n"
+        f"final-loss.n 30 → 31; {changed} |\n"
     )
 
 
@@ -129,11 +141,11 @@ def test_outside_git(project: Project) -> None:
 def test_a_verdict_from_a_newer_schema_is_named_not_misread(two_commits: tuple[Repo, str, str]) -> None:
     repo, _, _ = two_commits
     path = repo.project.verdict("final-loss-low", "basic")
-    path.write_text(path.read_text().replace("schema_version: 2", "schema_version: 3"))
+    path.write_text(path.read_text().replace("schema_version: 3", "schema_version: 4"))
     data = json.loads(invoke("diff", "--format", "json").output)
     assert data["entries"][0]["changes"] == [
         "cannot read the verdict after (a newer schema version than this tool, or not a verdict file)"
     ]
     status = json.loads(invoke("status", "--format", "json").output)
     (pair,) = [p for p in status["pairs"] if p["run"] == "basic"]
-    assert (pair["state"], pair["reasons"]) == ("unreadable", ["verdict schema version 3 is newer than this tool reads (2)"])
+    assert (pair["state"], pair["reasons"]) == ("unreadable", ["verdict schema version 4 is newer than this tool reads (3)"])

@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import Project, invoke
 from integrity_git import CLAIM, Repo, git
+
+from registry.language.fingerprint import claim_from_text, fingerprint
 
 CLAIM_TEXT = CLAIM.format(id="final-loss-low", status="registered")
 
 
 def evaluate(repo: Repo) -> dict[str, object]:
+    """Evaluate, then the verdict's registration as `registry status` computes it when read."""
     result = invoke("evaluate")
     assert result.exit_code == 0, result.output
-    registration = repo.verdict("final-loss-low")["registration"]
+    assert "registration" not in repo.verdict("final-loss-low")  # not stored (schema v3)
+    status = invoke("status", "--format", "json")
+    assert status.exit_code == 0, status.output
+    (pair,) = [p for p in json.loads(status.stdout)["pairs"] if p["claim"] == "final-loss-low"]
+    registration = pair["registration"]
     assert isinstance(registration, dict)
     return registration
+
+
+def amendment(replaced: str, date: str, *, first: bool = True) -> str:
+    """An `amendments:` entry replacing the version with text `replaced`."""
+    claim = claim_from_text(replaced)
+    assert claim is not None
+    entry = f"  - {{date: {date}, reason: Changed., replaces: {fingerprint(claim)[:12]}}}\n"
+    return ("amendments:\n" if first else "") + entry
 
 
 @pytest.fixture
@@ -28,7 +45,7 @@ def test_preregistered_before_the_manifest_created_time(repo: Repo) -> None:
     sha = repo.commit("register", "2026-01-01T00:00:00Z")
     assert evaluate(repo) == {
         "level": "preregistered",
-        "reason": f"claim content committed 2026-01-01T00:00:00Z ({sha[:12]}), before run 'basic' started "
+        "reason": f"claim content committed 2026-01-01T00:00:00Z ({sha[:12]}, unsigned), before run 'basic' started "
         "2026-06-01T00:00:00Z (manifest created)",
         "claim_commit": sha[:12],
         "claim_committed": "2026-01-01T00:00:00Z",
@@ -44,7 +61,7 @@ def test_postregistered_after_the_run_started(repo: Repo) -> None:
     reg = evaluate(repo)
     assert reg["level"] == "postregistered"
     assert reg["reason"] == (
-        f"claim content committed 2026-07-01T12:00:00Z ({sha[:12]}), not before run 'basic' started "
+        f"claim content committed 2026-07-01T12:00:00Z ({sha[:12]}, unsigned), not before run 'basic' started "
         "2026-06-01T00:00:00Z (manifest created)"
     )
 
@@ -59,7 +76,7 @@ def test_uncommitted_claim(repo: Repo) -> None:
     # A cosmetic edit leaves the fingerprint, so the level, alone.
     path.write_text(path.read_text().replace("title: Final loss is low", "title: The final loss is low"))
     assert evaluate(repo)["level"] == "preregistered"
-    path.write_text(path.read_text().replace("value: 2.0}", "value: 2.5}"))
+    path.write_text(path.read_text().replace("value: 2.0}", "value: 2.5}") + amendment(CLAIM_TEXT, "2026-02-01"))
     assert evaluate(repo) == {
         "level": "uncommitted",
         "reason": f"the claim's content differs from its last commit, {sha[:12]}",
@@ -71,11 +88,12 @@ def test_an_amended_claim_counts_from_the_amendment(repo: Repo) -> None:
     path = repo.claim(CLAIM_TEXT)
     repo.commit("register", "2026-01-01T00:00:00Z")
     assert evaluate(repo)["level"] == "preregistered"
-    path.write_text(path.read_text().replace("value: 2.0}", "value: 2.5}"))
+    amended = path.read_text().replace("value: 2.0}", "value: 2.5}") + amendment(CLAIM_TEXT, "2026-07-01")
+    path.write_text(amended)
     repo.commit("amend", "2026-07-01T00:00:00Z")
     assert evaluate(repo)["level"] == "postregistered"
-    # Going back to the original text starts a new stretch: still postregistered.
-    path.write_text(CLAIM_TEXT)
+    # Going back to the original content starts a new stretch: still postregistered.
+    path.write_text(CLAIM_TEXT + amendment(CLAIM_TEXT, "2026-07-01") + amendment(amended, "2026-08-01", first=False))
     repo.commit("revert", "2026-08-01T00:00:00Z")
     reg = evaluate(repo)
     assert (reg["level"], reg["claim_committed"]) == ("postregistered", "2026-08-01T00:00:00Z")
@@ -88,7 +106,7 @@ def test_without_created_the_first_commit_of_the_artifacts_counts(repo: Repo) ->
     reg = evaluate(repo)
     assert reg["level"] == "postregistered"
     assert reg["reason"] == (
-        f"claim content committed 2026-01-01T00:00:00Z ({claim_sha[:12]}); run 'basic' has no `created` in run.yaml "
+        f"claim content committed 2026-01-01T00:00:00Z ({claim_sha[:12]}, unsigned); run 'basic' has no `created` in run.yaml "
         "and no committed artifacts, so it cannot be shown to have started later"
     )
     run_sha = repo.commit("add the run", "2026-03-01T00:00:00Z")
@@ -138,5 +156,8 @@ def test_outside_git_the_level_is_unknown_and_evaluate_works(project: Project) -
     (project.claims / "final-loss-low.yaml").write_text(CLAIM_TEXT)
     result = invoke("evaluate")
     assert result.exit_code == 0, result.output
-    text = project.verdict("final-loss-low", "basic").read_text()
-    assert "registration:\n  level: unknown\n  reason: 'not a git repository: the claim''s history cannot be read'\n" in text
+    status = json.loads(invoke("status", "--format", "json").stdout)
+    assert status["pairs"][0]["registration"] == {
+        "level": "unknown",
+        "reason": "not a git repository: the claim's history cannot be read",
+    }

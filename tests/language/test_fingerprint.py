@@ -171,18 +171,18 @@ def test_version_1_fingerprint_is_still_recognised() -> None:
     assert matches(v2, claim)
 
 
-def test_version_2_layout(project: Project) -> None:
-    """Every v2 verdict records fingerprint, status, the decision rule and the registration level."""
+def test_version_3_layout(project: Project) -> None:
+    """Every v3 verdict records fingerprint, status and the decision rule; no fact about git (the
+    registration level is computed when read)."""
     project.add_run("runs/basic")
     project.add_claim("golden/golden-all-levels.yaml")
     assert invoke("evaluate").exit_code == 0
     text = project.verdict("golden-all-levels", "basic").read_text()
     data = yaml.safe_load(text)
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert set(data["claim"]) == {"id", "fingerprint", "status"}
     assert data["decision"] == {"rule": "intersection-union", "alpha": 0.05, "tests": 0, "per_test_alpha": 0.05}
-    # Outside a git repository there is no history to establish anything from.
-    assert data["registration"] == {"level": "unknown", "reason": "not a git repository: the claim's history cannot be read"}
+    assert "registration" not in data
     assert "sha256" not in data["claim"] and "resolved" not in text
     assert render(read_verdict(project.verdict("golden-all-levels", "basic"))) == text
 
