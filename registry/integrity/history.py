@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from registry.config import Settings
 from registry.errors import UserError
+from registry.integrity.chain import Chain
 from registry.integrity.git import Commit, Git
 from registry.integrity.summary import Label, Summary, _unreadable, claim_version, describe, summarize
 from registry.language.fingerprint import claim_from_text
@@ -56,14 +57,21 @@ def find_claim(settings: Settings, claim_id: str) -> Claim | None:
     return found[1] if found is not None else None
 
 
-def chain_label(git: Git, settings: Settings, claim_id: str) -> Label | None:
-    """Labels of the claim's versions from its verified amendment chain (None: no claim file)."""
-    found = find_claim_file(settings, claim_id)
-    if found is None:
-        return None
+def chain_label(git: Git, settings: Settings, claim_id: str) -> Label:
+    """Labels of the claim's versions from its verified amendment chain, read from git on first use
+    (a diff whose fingerprints did not change never asks); without a claim file, the bare fingerprint."""
     from registry.integrity.amendments import claim_chain
 
-    return claim_chain(git, found[0], found[1], settings.verdicts).label
+    chains: list[Chain | None] = []
+
+    def label(recorded: str, schema_version: int) -> str:
+        if not chains:
+            found = find_claim_file(settings, claim_id)
+            chains.append(claim_chain(git, found[0], found[1], settings.verdicts) if found is not None else None)
+        chain = chains[0]
+        return chain.label(recorded, schema_version) if chain is not None else f"fingerprint {recorded[:12]}"
+
+    return label
 
 
 def verdicts_rel(git: Git, settings: Settings) -> str:

@@ -158,10 +158,10 @@ def claim_version(summary: Summary, claim: Claim | None, label: Label | None = N
     """Which version of the claim the verdict was recorded under (fingerprint, and label if known):
     from the verified amendment chain when `label` is given, else from the claim's amendments."""
     shown = f"fingerprint {summary.fingerprint[:12]}"
-    if label is not None:
-        return f"{shown} ({label(summary.fingerprint, summary.schema_version)})"
     if claim is None:
         return shown
+    if label is not None:
+        return f"{shown} ({label(summary.fingerprint, summary.schema_version)})"
     from registry.language.changes import version_label
 
     return f"{shown} ({version_label(claim, summary.fingerprint, summary.schema_version)})"
