@@ -228,6 +228,10 @@ def _as_data(entries: Iterable[HistoryEntry | DiffEntry]) -> list[dict[str, Any]
             row["claim"] = e.claim
         if e.after is not None:
             row["fingerprint"] = e.after.fingerprint
-            row["registration"] = e.after.registration
+            # Computed now by today's rule (verdicts of the claim's current version); a version-2 file
+            # also carries the level recorded when it was evaluated.
+            row["registration"] = e.registration
+            if e.after.registration is not None:
+                row["registration_recorded"] = e.after.registration
         out.append(row)
     return out

@@ -3,16 +3,14 @@ tree, untracked verdicts included), with one `git diff` and one `git cat-file --
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from registry.config import Settings
 from registry.errors import UserError
 from registry.integrity.git import Git
-from registry.integrity.history import chain_label, find_claim, git_notes, verdicts_rel
+from registry.integrity.history import LevelsNow, chain_label, find_claim_file, git_notes, verdicts_rel
 from registry.integrity.summary import Summary, _unreadable, describe, summarize
-from registry.language.schema import Claim
 
 
 @dataclass(frozen=True)
@@ -22,6 +20,8 @@ class DiffEntry:
     before: Summary | None
     after: Summary | None
     changes: list[str]
+    registration: str | None = None
+    """For a verdict of the claim's current version: its registration level now (computed when read)."""
 
 
 @dataclass
@@ -46,10 +46,6 @@ class VerdictDiff:
                 key = "same outcome"
             out[key] = out.get(key, 0) + 1
         return out
-
-
-def _claims_by_id(settings: Settings, ids: Iterable[str]) -> dict[str, Claim | None]:
-    return {i: find_claim(settings, i) for i in sorted(set(ids))}
 
 
 def verdict_diff(settings: Settings, a: str | None = None, b: str | None = None) -> VerdictDiff:
@@ -79,13 +75,16 @@ def verdict_diff(settings: Settings, a: str | None = None, b: str | None = None)
         new_text = text_after(c.path, c.new_blob)
         if old_text != new_text:
             rows.append((parts[0], PurePosixPath(parts[1]).stem, old_text, new_text))
-    claims = _claims_by_id(settings, [r[0] for r in rows])
+    claims = {i: find_claim_file(settings, i) for i in sorted({r[0] for r in rows})}
+    levels = LevelsNow(git, settings) if b_sha is None else None
     labels = {claim_id: chain_label(git, settings, claim_id) for claim_id in claims}
     for claim_id, run, before_text, after_text in sorted(rows, key=lambda r: (r[0], r[1])):
         before = summarize(before_text) if before_text is not None else None
         after = summarize(after_text) if after_text is not None else None
+        found = claims[claim_id]
         shown = _unreadable(before_text, before, after_text, after) or describe(
-            before, after, claims[claim_id], labels[claim_id]
+            before, after, found[1] if found else None, labels[claim_id]
         )
-        result.entries.append(DiffEntry(claim_id, run, before, after, shown))
+        level = levels.level(found, after) if levels is not None else None
+        result.entries.append(DiffEntry(claim_id, run, before, after, shown, level))
     return result

@@ -15,10 +15,12 @@ from registry.config import Settings
 from registry.errors import UserError
 from registry.integrity.chain import Chain
 from registry.integrity.git import Commit, Git
+from registry.integrity.registration import ClaimAt, Registrar
 from registry.integrity.summary import Label, Summary, _unreadable, claim_version, describe, summarize
-from registry.language.fingerprint import claim_from_text
+from registry.language.fingerprint import claim_from_text, same_version
 from registry.language.load import claim_files
 from registry.language.schema import Claim
+from registry.runs.run import Run, load_runs
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class HistoryEntry:
     changes: list[str]
     version: str
     """The claim version the verdict after this commit was recorded under."""
+    registration: str | None = None
+    """For a verdict of the claim's current version: its registration level now (computed when read)."""
 
 
 @dataclass
@@ -52,9 +56,28 @@ def find_claim_file(settings: Settings, claim_id: str) -> tuple[Path, Claim] | N
     return None
 
 
-def find_claim(settings: Settings, claim_id: str) -> Claim | None:
-    found = find_claim_file(settings, claim_id)
-    return found[1] if found is not None else None
+class LevelsNow:
+    """Registration levels by today's rule, computed when read, for verdicts of a claim's current
+    version (an older version's level is not about the claim as it is). Runs are loaded on first use."""
+
+    def __init__(self, git: Git, settings: Settings):
+        self._registrar = Registrar(git)
+        self._settings = settings
+        self._runs: list[Run] | None = None
+
+    def level(self, found: tuple[Path, Claim] | None, summary: Summary | None) -> str | None:
+        if found is None or summary is None or summary.runs is None:
+            return None
+        if not same_version(summary.fingerprint, summary.schema_version, found[1]):
+            return None
+        if self._runs is None:
+            try:
+                self._runs = load_runs([r for r in self._settings.runs if r.exists()])
+            except UserError:
+                self._runs = []  # a bad manifest is validate's to report; no level here
+            self._registrar.prepare(self._runs)
+        registration = self._registrar.of_artifacts(ClaimAt(*found), list(summary.runs.items()), self._runs)
+        return registration.level if registration is not None else None
 
 
 def chain_label(git: Git, settings: Settings, claim_id: str) -> Label:
@@ -97,8 +120,10 @@ def verdict_history(settings: Settings, claim_id: str, run: str | None = None) -
     git = Git.at(settings.root, "verdict history")
     folder = PurePosixPath(verdicts_rel(git, settings)) / claim_id
     path = str(folder / f"{run}.yaml") if run else str(folder)
-    claim = find_claim(settings, claim_id)
+    found = find_claim_file(settings, claim_id)
+    claim = found[1] if found is not None else None
     label = chain_label(git, settings, claim_id)
+    levels = LevelsNow(git, settings)
     history = History(claim_id, claim, notes=git_notes(git))
     changes = [c for c in git.log([path]) if c.path.endswith(".yaml")]
     if not changes and claim is None:
@@ -119,7 +144,8 @@ def verdict_history(settings: Settings, claim_id: str, run: str | None = None) -
         run_id = PurePosixPath(change.path).stem
         version = claim_version(after, claim, label) if after is not None else ""
         shown = _unreadable(change.old_blob, before, change.new_blob, after) or describe(before, after, claim, label)
-        history.entries.append(HistoryEntry(change.commit, run_id, before, after, shown, version))
+        level = levels.level(found, after)
+        history.entries.append(HistoryEntry(change.commit, run_id, before, after, shown, version, level))
     order = {sha: i for i, sha in enumerate(dict.fromkeys(e.commit.sha for e in history.entries))}
     history.entries.sort(key=lambda e: (order[e.commit.sha], e.run))
     return history

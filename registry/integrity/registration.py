@@ -26,8 +26,20 @@ from pathlib import Path
 from registry.integrity.git import Commit, Git, iso_utc
 from registry.language.fingerprint import claim_from_text, fingerprint
 from registry.language.loaded import LoadedClaim
+from registry.language.schema import Claim
 from registry.runs.run import Run
 from registry.verdicts.model import Registration, Verdict, matches
+
+
+@dataclass(frozen=True)
+class ClaimAt:
+    """A claim file and its current content (what registration needs of a loaded claim)."""
+
+    path: Path
+    claim: Claim
+
+
+ClaimFile = LoadedClaim | ClaimAt
 
 
 @dataclass(frozen=True)
@@ -87,13 +99,13 @@ class Registrar:
             out.append(self._fingerprints[blob])
         return out
 
-    def claim_since(self, lc: LoadedClaim) -> ClaimSince:
+    def claim_since(self, lc: ClaimFile) -> ClaimSince:
         key = lc.path.resolve()
         if key not in self._claims:
             self._claims[key] = self._claim_since(lc)
         return self._claims[key]
 
-    def _claim_since(self, lc: LoadedClaim) -> ClaimSince:
+    def _claim_since(self, lc: ClaimFile) -> ClaimSince:
         git = self.git
         if git is None:
             return ClaimSince("unknown", f"{self.why_not}: the claim's history cannot be read")
@@ -168,7 +180,7 @@ class Registrar:
                 self._blob_first[change.new_blob] = change.commit
             self._path_first[change.path] = (change.commit, change.new_blob)
 
-    def registration(self, lc: LoadedClaim, runs: Sequence[tuple[Run, Sequence[Path]]]) -> Registration:
+    def registration(self, lc: ClaimFile, runs: Sequence[tuple[Run, Sequence[Path]]]) -> Registration:
         since = self.claim_since(lc)
         if since.commit is None:
             return Registration(level="uncommitted" if since.level == "uncommitted" else "unknown", reason=since.reason)
@@ -202,19 +214,25 @@ class Registrar:
             run_commit=start.commit.short if start.commit else None,
         )
 
-    def of_verdict(self, lc: LoadedClaim, verdict: Verdict, runs: Sequence[Run]) -> Registration | None:
+    def of_verdict(self, lc: ClaimFile, verdict: Verdict, runs: Sequence[Run]) -> Registration | None:
         """The verdict's registration level by today's rule, computed when read (verdict files hold
         only what evaluate measured). None when the verdict judged another version of the claim or
         a run that is gone: its level is not about the claim as it is."""
         if not matches(verdict, lc.claim):
             return None
-        by_id = {r.id: r for r in runs}
         refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
-        if any(ref.id not in by_id for ref in refs):
+        return self.of_artifacts(lc, [(ref.id, [a.path for a in ref.artifacts.values()]) for ref in refs], runs)
+
+    def of_artifacts(
+        self, lc: ClaimFile, refs: Sequence[tuple[str, Sequence[str]]], runs: Sequence[Run]
+    ) -> Registration | None:
+        """The level for a verdict of the claim's current version that read, per run id, the artifacts at
+        these paths (relative to the run folder); None when a run is gone."""
+        by_id = {r.id: r for r in runs}
+        if any(run_id not in by_id for run_id, _ in refs):
             return None
         judged: list[tuple[Run, Sequence[Path]]] = []
-        for ref in refs:
-            run = by_id[ref.id]
-            used = [run.folder / a.path for a in ref.artifacts.values()]
-            judged.append((run, used or [run.paths[n] for n in run.artifact_names()]))
+        for run_id, paths in refs:
+            run = by_id[run_id]
+            judged.append((run, [run.folder / p for p in paths] or [run.paths[n] for n in run.artifact_names()]))
         return self.registration(lc, judged)

@@ -40,6 +40,8 @@ class Summary:
     predictions: dict[str, PredictionSummary]
     artifacts: dict[str, str] | None = None
     """Artifact (`run-id:name` across runs) -> sha256."""
+    runs: dict[str, list[str]] | None = None
+    """Run id -> the paths (relative to the run folder) of the artifacts read."""
     tool_version: str | None = None
 
     def key_statistics(self) -> list[str]:
@@ -83,6 +85,7 @@ def summarize(text: bytes | str) -> Summary | None:
         registration=verdict.registration.level if verdict.registration else None,
         predictions=predictions,
         artifacts=artifacts,
+        runs={r.id: [a.path for _, a in sorted(r.artifacts.items())] for r in refs},
         tool_version=verdict.tool.version,
     )
 

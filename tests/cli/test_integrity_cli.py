@@ -59,10 +59,14 @@ def test_an_artifact_change_without_a_statistic_change_is_named(repo: Repo) -> N
     (entry,) = json.loads(result.stdout)["entries"]
     assert (entry["claim"], entry["before"], entry["after"]) == ("samples-refuse", "pass", "pass")
     assert entry["changes"] == [f"artifact samples changed (sha256 {old[:12]} → {new[:12]})"]
+    # Not in the file (schema 3): computed when read, by today's rule (claim committed 2026-01-01,
+    # run created 2026-06-01).
+    assert entry["registration"] == "preregistered"
     sha = repo.commit("a trailing newline", "2026-07-02T00:00:00Z")
     rows = json.loads(invoke("history", "samples-refuse", "--format", "json").stdout)["entries"]
     assert (rows[0]["commit"], rows[0]["changes"]) == (sha, entry["changes"])
     assert rows[0]["signed"] == "unsigned"
+    assert [r["registration"] for r in rows] == ["preregistered", "preregistered"]
 
 
 def test_an_artifact_change_names_the_artifact_and_the_values(repo: Repo) -> None:
