@@ -136,11 +136,14 @@ def _check_links(chain: Chain, links: list[int | None], recorded: Sequence[tuple
     for k, amendment in enumerate(claim.amendments):
         if k in used:
             continue
-        if any(fp.startswith(amendment.replaces) for fp, _ in recorded):
-            continue  # names a version judged from uncommitted edits: the verdicts are the record
         names = [v.fingerprint[:12] for v in versions[:-1]]
-        if versions[-1].fingerprint.startswith(amendment.replaces):
+        earlier = [a.replaces for a in claim.amendments[:k]]
+        if any(r.startswith(amendment.replaces) or amendment.replaces.startswith(r) for r in earlier):
+            why = "a version an earlier entry already replaces"
+        elif versions[-1].fingerprint.startswith(amendment.replaces):
             why = "which is the claim's current version, not one it replaced"
+        elif any(fp.startswith(amendment.replaces) for fp, _ in recorded):
+            continue  # names a version judged from uncommitted edits: the verdicts are the record
         elif any(v.fingerprint.startswith(amendment.replaces) for v in versions):
             why = "a version an earlier entry already replaces"
         else:

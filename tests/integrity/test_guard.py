@@ -163,3 +163,44 @@ def test_claim_and_verdict_committed_together_stay_current(project: Project) -> 
     assert [(p["state"], p["registration"]["level"]) for p in pairs] == [("ok", "preregistered")]
     # Re-evaluating the committed state changes nothing.
     assert invoke("evaluate").stdout.rstrip().endswith("0 file(s) changed")
+
+
+def amendments(*entries: tuple[str, str]) -> str:
+    return "amendments:\n" + "".join(f"  - {{date: {d}, reason: Changed., replaces: {r[:12]}}}\n" for d, r in entries)
+
+
+def test_an_amendment_replacing_the_current_version_or_one_already_replaced_is_refused(judged: Repo) -> None:
+    loose = edit(judged, "value: 2.2}", "value: 2.5}")
+    original, current = fp(REGISTERED), fp(loose)
+    edit(judged, loose, loose + amendments(("2026-08-01", original), ("2026-08-02", current)))
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"{CLAIM_FILE}:15:52: amendments[1].replaces: amendment replaces {current[:12]}, which is the claim's current "
+        f"version, not one it replaced (the versions it had, oldest first: {original[:12]}) (hint: `replaces:` names the "
+        "fingerprint of the version the amendment changed (`registry history` lists them))\n"
+    )
+    edit(judged, current[:12], original[:12])
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert f"amendments[1].replaces: amendment replaces {original[:12]}, a version an earlier entry already replaces (" in (
+        result.stderr
+    )
+
+
+def test_amendments_out_of_order_are_refused(judged: Repo) -> None:
+    a = REGISTERED
+    b = edit(judged, "value: 2.2}", "value: 2.5}")
+    edit(judged, b, b + amendments(("2026-08-01", fp(a))))
+    judged.commit("amend once", "2026-08-01T00:00:00Z")
+    c = b.replace("value: 2.5}", "value: 3.0}")
+    claim_path(judged).write_text(c + amendments(("2026-09-01", fp(b)), ("2026-08-01", fp(a))))
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"{CLAIM_FILE}:14:52: amendments[0].replaces: amendments are out of order: each entry replaces the version after "
+        "the one before (hint: `replaces:` names the fingerprint of the version the amendment changed (`registry history` "
+        "lists them))\n"
+    )
+    claim_path(judged).write_text(c + amendments(("2026-08-01", fp(a)), ("2026-09-01", fp(b))))
+    assert invoke("validate").exit_code == 0
