@@ -64,10 +64,18 @@ class LevelsNow:
         self._registrar = Registrar(git)
         self._settings = settings
         self._runs: list[Run] | None = None
+        # Thousands of entries share a handful of (version, runs read): one answer each.
+        self._levels: dict[tuple[object, ...], str | None] = {}
 
     def level(self, found: tuple[Path, Claim] | None, summary: Summary | None) -> str | None:
         if found is None or summary is None or summary.runs is None:
             return None
+        key = (found[0], summary.fingerprint, summary.schema_version, *((r, *p) for r, p in sorted(summary.runs.items())))
+        if key not in self._levels:
+            self._levels[key] = self._level(found, summary, summary.runs)
+        return self._levels[key]
+
+    def _level(self, found: tuple[Path, Claim], summary: Summary, runs: dict[str, list[str]]) -> str | None:
         if not same_version(summary.fingerprint, summary.schema_version, found[1]):
             return None
         if self._runs is None:
@@ -76,7 +84,7 @@ class LevelsNow:
             except UserError:
                 self._runs = []  # a bad manifest is validate's to report; no level here
             self._registrar.prepare(self._runs)
-        registration = self._registrar.of_artifacts(ClaimAt(*found), list(summary.runs.items()), self._runs)
+        registration = self._registrar.of_artifacts(ClaimAt(*found), list(runs.items()), self._runs)
         return registration.level if registration is not None else None
 
 
@@ -86,13 +94,18 @@ def chain_label(git: Git, settings: Settings, claim_id: str) -> Label:
     from registry.integrity.amendments import claim_chain
 
     chains: list[Chain | None] = []
+    labels: dict[tuple[str, int], str] = {}
 
     def label(recorded: str, schema_version: int) -> str:
         if not chains:
             found = find_claim_file(settings, claim_id)
             chains.append(claim_chain(git, found[0], found[1], settings.verdicts) if found is not None else None)
         chain = chains[0]
-        return chain.label(recorded, schema_version) if chain is not None else f"fingerprint {recorded[:12]}"
+        if chain is None:
+            return f"fingerprint {recorded[:12]}"
+        if (recorded, schema_version) not in labels:
+            labels[(recorded, schema_version)] = chain.label(recorded, schema_version)
+        return labels[(recorded, schema_version)]
 
     return label
 
