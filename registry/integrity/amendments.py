@@ -118,7 +118,8 @@ def check_claim(lc: LoadedClaim, recorded: Sequence[Recorded], git_provider: Git
     for r in recorded:
         if r.status == "draft":
             continue  # judged while a draft: changes since then are not amendments
-        if same_version(r.fingerprint, r.schema_version, lc.claim) or amendment_for(lc.claim, r.fingerprint) is not None:
+        same = r.fingerprint == current if r.schema_version >= 2 else same_version(r.fingerprint, r.schema_version, lc.claim)
+        if same or amendment_for(lc.claim, r.fingerprint) is not None:
             continue
         runs = unexplained.setdefault((r.fingerprint, min(r.schema_version, 2)), [])
         if r.run not in runs:

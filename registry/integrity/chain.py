@@ -64,7 +64,7 @@ class Chain:
     def label(self, recorded: str, schema_version: int) -> str:
         """Which version of the claim a recorded fingerprint belongs to (any schema version)."""
         for v in self.versions:
-            if same_version(recorded, schema_version, v.claim) and v.fingerprint in self.labels:
+            if _of(v, recorded, schema_version) and v.fingerprint in self.labels:
                 return self.labels[v.fingerprint]
         return version_label(self.claim, recorded, schema_version)
 
@@ -92,10 +92,15 @@ def committed_versions(git: Git, rel: str, current: Claim) -> list[Version]:
     return versions
 
 
+def _of(version: Version, fp: str, schema_version: int) -> bool:
+    """Whether a verdict's recorded fingerprint is this version's (v1 files: by the earlier definition)."""
+    return fp == version.fingerprint if schema_version >= 2 else same_version(fp, schema_version, version.claim)
+
+
 def _replaced(claim: Claim, version: Version, recorded: Sequence[tuple[str, int]]) -> int | None:
     """Index of the amendment whose `replaces:` names this version (its fingerprint, or one that a
     verdict of this version recorded under an earlier schema)."""
-    names = {version.fingerprint} | {fp for fp, sv in recorded if same_version(fp, sv, version.claim)}
+    names = {version.fingerprint} | {fp for fp, sv in recorded if _of(version, fp, sv)}
     for i, amendment in enumerate(claim.amendments):
         if any(n.startswith(amendment.replaces) for n in names):
             return i
@@ -110,9 +115,9 @@ def verify(path: Path, claim: Claim, git: Git, recorded: Sequence[tuple[str, int
     if rel is None or git.shallow:
         return chain
     chain.versions = versions = committed_versions(git, rel, claim)
-    judged = [(fp, sv) for fp, sv, status in recorded if status != "draft"]
-    everything = [(fp, sv) for fp, sv, _ in recorded]
-    first = next((i for i, v in enumerate(versions) if any(same_version(fp, sv, v.claim) for fp, sv in judged)), None)
+    judged = sorted({(fp, sv) for fp, sv, status in recorded if status != "draft"})
+    everything = sorted({(fp, sv) for fp, sv, _ in recorded})
+    first = next((i for i, v in enumerate(versions) if any(_of(v, fp, sv) for fp, sv in judged)), None)
     links: list[int | None] = [_replaced(claim, v, everything) for v in versions]
     label = "original claim"
     for i, v in enumerate(versions):
