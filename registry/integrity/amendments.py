@@ -14,7 +14,7 @@ Verdicts recorded while the claim was a draft do not count: drafts may change fr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,11 +216,14 @@ def chain_errors(lc: LoadedClaim, chain: Chain, recorded: Sequence[Recorded], re
 
 
 def claim_errors(
-    claims: Sequence[LoadedClaim], verdicts_folder: Path, git_provider: GitProvider
+    claims: Sequence[LoadedClaim],
+    verdicts_folder: Path,
+    git_provider: GitProvider,
+    read: Mapping[str, Sequence[Verdict]] | None = None,
 ) -> dict[str, list[UserError]]:
     """Claim id -> its amendment errors (changed after it was judged without a matching, verified
     `amendments:` entry); claims without errors are left out. The one integrity check that every
-    command reading claims runs."""
+    command reading claims runs. `read`: the verdict files, when the caller has read them already."""
     out: dict[str, list[UserError]] = {}
     judged = [lc for lc in claims if lc.claim.status != "draft"]
     committed: dict[str, list[Recorded]] = {}
@@ -232,7 +235,8 @@ def claim_errors(
         if git is not None and rel is not None:
             committed = recorded_in_git(git, rel)
     for lc in judged:
-        recorded = recorded_in(readable_verdicts(verdicts_folder, lc.id)) + committed.get(lc.id, [])
+        now = read.get(lc.id, []) if read is not None else readable_verdicts(verdicts_folder, lc.id)
+        recorded = recorded_in(now) + committed.get(lc.id, [])
         found = check_claim(lc, recorded, git_provider)
         errors = list(found.values())
         if git is not None and not git.shallow and recorded:

@@ -137,6 +137,18 @@ def stale_reasons(verdict: Verdict, lc: LoadedClaim, runs: Sequence[Run], evalua
     return list(dict.fromkeys(reasons))
 
 
+def _read_files(settings: Settings) -> dict[tuple[str, str], Verdict | UserError]:
+    """Every verdict file, read once: (claim, run) -> the verdict, or why it cannot be read."""
+    folder = settings.verdicts
+    out: dict[tuple[str, str], Verdict | UserError] = {}
+    for path in sorted(folder.glob("*/*.yaml")) if folder.is_dir() else []:
+        try:
+            out[(path.parent.name, path.stem)] = read_verdict(path)
+        except UserError as exc:
+            out[(path.parent.name, path.stem)] = exc
+    return out
+
+
 def _refusal(errors: Sequence[UserError]) -> tuple[str, ...]:
     return tuple(e.render() for e in errors)
 
@@ -148,18 +160,18 @@ def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = No
     registrar.prepare(runs)
     expected = expected_pairs(claims, runs)
     by_claim = {lc.id: lc for lc in claims}
-    refused = claim_errors(claims, settings.verdicts, lambda: (registrar.git, registrar.why_not))
+    files = _read_files(settings)
+    by_claim_read: dict[str, list[Verdict]] = {}
+    for (claim_id, _), read in files.items():
+        if isinstance(read, Verdict):
+            by_claim_read.setdefault(claim_id, []).append(read)
+    refused = claim_errors(claims, settings.verdicts, lambda: (registrar.git, registrar.why_not), by_claim_read)
     status = ProjectStatus(claims=claims, runs=runs, refused=refused)
     seen: set[tuple[str, str]] = set()
-    folder = settings.verdicts
-    files = sorted(folder.glob("*/*.yaml")) if folder.is_dir() else []
-    for path in files:
-        key = (path.parent.name, path.stem)
+    for key, verdict in files.items():
         seen.add(key)
-        try:
-            verdict = read_verdict(path)
-        except UserError as exc:
-            status.pairs.append(PairState(*key, "unreadable", (exc.message,)))
+        if isinstance(verdict, UserError):
+            status.pairs.append(PairState(*key, "unreadable", (verdict.message,)))
             continue
         lc = by_claim.get(key[0])
         if lc is None:
