@@ -107,12 +107,14 @@ def _load_project(settings: Settings, evaluators: EvaluatorRegistry) -> list[Loa
     return load_claims([settings.claims], evaluators)
 
 
-def _refused(settings: Settings, claims: list[LoadedClaim]) -> dict[str, list[UserError]]:
+def _refused(
+    settings: Settings, claims: list[LoadedClaim], read: dict[str, list[Verdict]] | None = None
+) -> dict[str, list[UserError]]:
     """The one integrity check (registry/integrity/amendments.py): claims changed after they were
-    judged without a matching, verified amendment."""
+    judged without a matching, verified amendment (`read`: the verdict files, if read already)."""
     from registry.integrity.amendments import cached_git, claim_errors
 
-    return claim_errors(claims, settings.verdicts, cached_git(settings.root))
+    return claim_errors(claims, settings.verdicts, cached_git(settings.root), read)
 
 
 def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
@@ -157,7 +159,7 @@ def list_claims() -> list[ClaimRow]:
     claims = _load_project(settings, EvaluatorRegistry())
     verdicts = {c.id: read_verdicts(settings.verdicts, c.id) for c in claims}
     registrations = _registrations(settings, claims, verdicts)
-    refused = _refused(settings, claims)
+    refused = _refused(settings, claims, verdicts)
     return [
         ClaimRow(
             c, verdicts[c.id], {v.run_label: registrations[(c.id, v.run_label)] for v in verdicts[c.id]}, refused.get(c.id, [])
@@ -214,7 +216,7 @@ def show(claim_id: str) -> ClaimDetail:
 
     verdicts = [(v, under(v), registrations[(claim_id, v.run_label)]) for v in read]
     decision = decision_rule(c) if uses_alpha(c) else None
-    refused = _refused(settings, [chosen]).get(claim_id, [])
+    refused = _refused(settings, [chosen], {claim_id: read}).get(claim_id, [])
     return ClaimDetail(chosen, claim_fingerprint(c), decision, verdicts, earlier_verdicts(settings, c), refused)
 
 
