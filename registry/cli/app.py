@@ -23,6 +23,9 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(EXIT_OK) from None
         except UserError as exc:
             print(exc.render(), file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -39,12 +42,21 @@ class _Group(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
+def _quiet_stdout() -> None:
+    """The reader of our stdout went away (`registry list | head -1`): that is not an error. Point
+    stdout at /dev/null so the flush at exit does not raise again, and exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 app = typer.Typer(
     name="registry",
     help="Falsifiable claims about ML training runs, judged on the runs' artifacts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: flags show as flags (`--strict`), not `--strict <bool>`, and it pipes cleanly.
+    rich_markup_mode=None,
     cls=_Group,
 )
 
@@ -120,12 +132,18 @@ def show(claim: Annotated[str, typer.Argument(help="Claim id.")]) -> None:
 
 
 @app.command()
-def evaluators(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
-    """Installed evaluators with their levels, versions and parameters."""
-    from registry.cli import commands, render
+def evaluators(
+    name: Annotated[str | None, typer.Argument(help="One evaluator, in full: params with types and choices, statistics.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Installed evaluators with their levels, versions and parameters (or one of them in full)."""
+    from registry.cli import commands, render_evaluators
 
+    if name is not None:
+        render_evaluators.evaluator_detail(commands.evaluator(name), fmt.value)
+        return
     listed, failures = commands.evaluators()
-    render.evaluator_list(listed, failures, fmt.value)
+    render_evaluators.evaluator_list(listed, failures, fmt.value)
 
 
 @app.command()
@@ -207,4 +225,11 @@ def stats(fmt: Annotated[Format, typer.Option("--format", help="Output format.")
 
 
 def main() -> None:
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise SystemExit(EXIT_OK) from None

@@ -170,6 +170,20 @@ def evaluators() -> tuple[list[AnyEvaluator], list[PluginFailure]]:
     return EvaluatorRegistry().load_all()
 
 
+def evaluator(name: str) -> AnyEvaluator:
+    """One installed evaluator by name (`registry evaluators NAME`)."""
+    from registry.plugins import EvaluatorUnavailable, UnknownEvaluator
+
+    registry = EvaluatorRegistry()
+    try:
+        return registry.get(name)
+    except UnknownEvaluator as exc:
+        hint = f"did you mean {exc.suggestions[0]!r}?" if exc.suggestions else "see `registry evaluators`"
+        raise UserError(f"no evaluator named {name!r}", hint=hint) from None
+    except EvaluatorUnavailable as exc:
+        raise UserError(exc.failure.render()) from None
+
+
 def schema() -> dict[str, Any]:
     """The claim JSON Schema, with the statistics each installed evaluator lets `expect` lines name."""
     from registry.language.schema import claim_json_schema
