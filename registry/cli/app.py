@@ -97,18 +97,35 @@ def validate(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+class EvaluateFormat(StrEnum):
+    table = "table"
+    json = "json"
+    github = "github"
+
+
 @app.command()
 def evaluate(
     claims: Annotated[list[str] | None, typer.Argument(help="Claim ids or globs (default: all).")] = None,
     run: Annotated[list[Path] | None, typer.Option("--run", help="A run folder, or a folder of runs (repeatable).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        EvaluateFormat,
+        typer.Option("--format", help="Output format; github: workflow annotations and $GITHUB_STEP_SUMMARY."),
+    ] = EvaluateFormat.table,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", metavar="FILE", help="Also write JUnit XML: one testcase per (claim, run).")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any verdict is fail.")] = False,
 ) -> None:
     """Evaluate claims on the runs they apply to and write one verdict file per (claim, run)."""
-    from registry.cli import commands, render
+    from registry.cli import commands, render, render_ci
 
     result = commands.evaluate(claims or [], run or [])
-    render.evaluation(result, fmt.value)
+    if junit_xml is not None:
+        render_ci.junit(result, junit_xml)
+    if fmt is EvaluateFormat.github:
+        render_ci.github(result)
+    else:
+        render.evaluation(result, fmt.value)
     if result.any_error:
         raise typer.Exit(EXIT_INTERNAL)
     if strict and result.any_fail:

@@ -215,6 +215,8 @@ class Evaluation:
     unmatched: list[str] = field(default_factory=list)
     # Verdict files that changed (or were created) when written.
     written: list[Path] = field(default_factory=list)
+    # The claims evaluated, by id: where each lives, for reports that point at a file and line (ci.py).
+    claims: dict[str, LoadedClaim] = field(default_factory=dict)
 
     @property
     def any_error(self) -> bool:
@@ -228,6 +230,7 @@ class Evaluation:
 def evaluate(claims: Iterable[LoadedClaim], runs: Sequence[Run], evaluators: EvaluatorRegistry) -> Evaluation:
     result = Evaluation()
     for lc in claims:
+        result.claims[lc.id] = lc
         chosen = [r for r in runs if selects(lc.claim.applies_to.tags, lc.claim.applies_to.runs, r)]
         if not chosen:
             result.unmatched.append(lc.id)
