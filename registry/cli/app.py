@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from registry import __version__
-from registry.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, RegistryError, UserError
+from registry.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, RegistryError, UserError, display_path
 
 
 class _Group(TyperGroup):
@@ -239,6 +239,23 @@ def stats(fmt: Annotated[Format, typer.Option("--format", help="Output format.")
     from registry.cli import commands, render_integrity
 
     render_integrity.registry_stats(commands.stats(), fmt.value)
+
+
+@app.command()
+def report(
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Folder of the site (default: report/).")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Open the index in a web browser.")] = False,
+) -> None:
+    """A static site of the evidence: claims x runs, and a page per claim with plots (needs the `report` extra)."""
+    from registry.cli import commands
+
+    site = commands.report(out)
+    changed = f"{len(site.written)} file(s) written, {len(site.removed)} removed"
+    print(f"{display_path(site.index)}: {site.pages} claim page(s); {changed}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(site.index.resolve().as_uri())
 
 
 def main() -> None:

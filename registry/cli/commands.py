@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from registry.integrity.status import ProjectStatus, Stats
     from registry.language.judge import Decision
     from registry.language.lints import Lint
+    from registry.report.build import Site
 
 
 def _split_paths(paths: list[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
@@ -282,3 +283,11 @@ def diff(a: str | None, b: str | None) -> VerdictDiff:
 
     return verdict_diff(load_settings(), a, b)
 
+
+
+def report(out: Path | None) -> Site:
+    """`registry report`: the static site (registry/report/), by default in report/ beside pyproject.toml."""
+    from registry.report.build import build_report
+
+    settings = load_settings()
+    return build_report(settings, out if out is not None else settings.root / "report")

@@ -51,7 +51,10 @@ def test_junit_xml_has_one_testcase_per_claim_and_run(mixed: Project) -> None:
     suite = ET.parse(mixed.root / "reports" / "claims.xml").getroot().find("testsuite")
     assert suite is not None
     assert {k: suite.attrib[k] for k in ("tests", "failures", "errors", "skipped")} == {
-        "tests": "4", "failures": "1", "errors": "1", "skipped": "1"
+        "tests": "4",
+        "failures": "1",
+        "errors": "1",
+        "skipped": "1",
     }
 
 
@@ -73,7 +76,9 @@ def test_github_annotations_point_at_the_claim_file_line(mixed: Project, monkeyp
     result = invoke("evaluate", "--format", "github")
     lines = result.output.splitlines()
     fail = next(line for line in lines if "loss-below-zero on basic" in line)
-    assert fail.startswith("::error file=claims/loss-below-zero.yaml,line=11,title=loss-below-zero on basic%3A fail::final-loss: fail: ")
+    assert fail.startswith(
+        "::error file=claims/loss-below-zero.yaml,line=11,title=loss-below-zero on basic%3A fail::final-loss: fail: "
+    )
     inconclusive = next(line for line in lines if "needs-more-rows" in line)
     assert inconclusive == (
         "::warning file=claims/needs-more-rows.yaml,line=10,title=needs-more-rows on basic%3A inconclusive::"
@@ -83,7 +88,9 @@ def test_github_annotations_point_at_the_claim_file_line(mixed: Project, monkeyp
     assert lines[-1].startswith("4 verdict(s): 1 error, 1 fail, 1 inconclusive, 1 pass;")
     text = summary.read_text()
     assert text.startswith("### Claims registry\n\n4 verdict(s): 1 error, 1 fail, 1 inconclusive, 1 pass.\n")
-    assert "| `needs-more-rows` | `basic` | **inconclusive** | final-loss: inconclusive: n=30 is below min_samples=1000000 |" in text
+    assert (
+        "| `needs-more-rows` | `basic` | **inconclusive** | final-loss: inconclusive: n=30 is below min_samples=1000000 |" in text
+    )
 
 
 def test_github_without_a_step_summary_writes_none(mixed: Project, monkeypatch: pytest.MonkeyPatch) -> None:

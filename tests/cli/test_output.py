@@ -61,7 +61,10 @@ def test_a_closed_pipe_exits_quietly(basic: Project, command: list[str]) -> None
     env = {**os.environ, "NO_COLOR": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "registry", *command],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=basic.root, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=basic.root,
+        env=env,
     )
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # before the command writes anything: its first write meets a closed pipe
@@ -73,7 +76,10 @@ def test_a_closed_pipe_exits_quietly(basic: Project, command: list[str]) -> None
 def test_a_closed_pipe_in_a_shell_pipeline(basic: Project) -> None:
     proc = subprocess.run(
         ["bash", "-c", f"set -o pipefail; {sys.executable} -m registry schema | true"],
-        capture_output=True, text=True, cwd=basic.root, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=basic.root,
+        timeout=120,
     )
     assert (proc.returncode, proc.stderr) == (0, "")
 
