@@ -21,6 +21,8 @@ TARGET_EVENTS = ("event_steps", "target_onsets", "nonfinite_steps")
 SIGNAL_EVENTS = ("signal_onsets",)
 # Lead/lag windows drawn around at most this many events (each is a shape in the page).
 MAX_WINDOWS = 200
+# Curves drawn per figure: at sweep scale a claim judges hundreds of runs; the failing ones come first.
+MAX_RUNS = 12
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf", "#7f7f7f", "#bcbd22")
 
 
@@ -166,6 +168,11 @@ def loss_figure(
     data: list[dict[str, Any]] = []
     notes: list[str] = []
     shapes: list[dict[str, Any]] = []
+    order = {"fail": 0, "error": 1, "pass": 2, "inconclusive": 3}
+    judged = sorted(judged, key=lambda j: (order.get(j[1].outcome, 4), j[0]))
+    if len(judged) > MAX_RUNS:
+        notes.append(f"{len(judged) - MAX_RUNS} more run(s) not drawn (failing runs first); see the table above")
+        judged = judged[:MAX_RUNS]
     for i, (run_id, pv) in enumerate(judged):
         run = runs.get(run_id)
         if run is None:
