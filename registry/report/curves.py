@@ -84,16 +84,19 @@ def _markers(x: np.ndarray, y: np.ndarray, steps: list[int], name: str, colour: 
     }
 
 
-def _window(params: dict[str, Any], evidence: dict[str, Any]) -> tuple[float | None, float | None] | None:
+def _window(params: dict[str, Any], evidence: dict[str, Any], ends: tuple[float, float]) -> tuple[float, float] | None:
+    """The judged steps; an open end (null) is the curve's own end."""
     steps = _target(params).get("steps") or evidence.get("step_range")
     if isinstance(steps, list) and len(steps) == 2 and any(s is not None for s in steps):
-        return steps[0], steps[1]
+        return (ends[0] if steps[0] is None else steps[0]), (ends[1] if steps[1] is None else steps[1])
     return None
 
 
-def _shapes(params: dict[str, Any], evidence: dict[str, Any], expect: list[tuple[str, float]]) -> list[dict[str, Any]]:
+def _shapes(
+    params: dict[str, Any], evidence: dict[str, Any], expect: list[tuple[str, float]], ends: tuple[float, float]
+) -> list[dict[str, Any]]:
     shapes: list[dict[str, Any]] = []
-    window = _window(params, evidence)
+    window = _window(params, evidence, ends)
     if window is not None:
         shapes.append(
             {
@@ -184,7 +187,8 @@ def loss_figure(
             notes.append(f"{run_id}: curve not shown ({exc})")
             continue
         if not shapes:
-            shapes = _shapes(prediction.params, pv.evidence, thresholds(prediction))
+            ends = (min(t["x"][0] for t in data if t["x"]), max(t["x"][-1] for t in data if t["x"]))
+            shapes = _shapes(prediction.params, pv.evidence, thresholds(prediction), ends)
     if not data:
         return {"notes": notes} if notes else None
     layout: dict[str, Any] = {
@@ -192,7 +196,7 @@ def loss_figure(
         "yaxis": {"title": {"text": column}},
         "shapes": shapes,
         "legend": {"orientation": "h", "y": 1.15},
-        "margin": {"t": 50, "r": 10, "l": 60, "b": 40},
+        "margin": {"t": 50, "r": 60 if signal else 10, "l": 60, "b": 40},
         "height": 380,
     }
     if signal:

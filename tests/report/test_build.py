@@ -100,3 +100,15 @@ def test_a_ten_million_step_curve_is_shortened_and_keeps_every_event() -> None:
     assert set(events) | {flagged_but_flat} <= set(x.tolist())
     assert np.all(np.diff(x) > 0)
     assert len(json.dumps({"x": x.tolist(), "y": [round(float(v), 6) for v in y]})) < 2_000_000
+
+
+def test_the_judged_window_is_shaded_to_the_curves_end_when_open(evaluated: Project) -> None:
+    source = (evaluated.claims / "one-spike.yaml").read_text()
+    (evaluated.claims / "one-spike.yaml").write_text(
+        source.replace("params: {window: 5}", "params: {window: 5, steps: [100, null]}")
+    )
+    invoke("evaluate")
+    invoke("report")
+    figure = _figures(evaluated.root / "report" / "claims" / "one-spike.html")["fig-0"]
+    (window,) = [s for s in figure["layout"]["shapes"] if s.get("name") == "judged window"]
+    assert (window["x0"], window["x1"]) == (100, figure["data"][0]["x"][-1])
