@@ -258,6 +258,44 @@ def report(
         webbrowser.open(site.index.resolve().as_uri())
 
 
+runs_app = typer.Typer(help="Runs: list them, or scaffold a run.yaml from training output.", no_args_is_help=False)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs(
+    ctx: typer.Context,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="TAG", help="Only runs with this tag (repeatable: all of them).")
+    ] = None,
+    match: Annotated[str | None, typer.Option("--match", metavar="GLOB", help="Only runs whose id matches.")] = None,
+) -> None:
+    """The runs with their tags, artifacts and step ranges (or `registry runs add PATH`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from registry.cli import commands, render
+
+    rows = commands.runs_list(tag or [], match)
+    render.table(
+        ["run", "tags", "artifacts", "steps"],
+        [[r.id, ", ".join(r.tags), ", ".join(r.artifacts), r.steps] for r in rows],
+        fold=("run", "tags", "artifacts"),
+    )
+
+
+@runs_app.command("add")
+def runs_add(
+    path: Annotated[Path, typer.Argument(help="Training output: a log dir, checkpoint, export, store or file.")],
+    run_id: Annotated[str | None, typer.Option("--id", help="The run's id (default: from the folder or run name).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="A tag of the run (repeatable).")] = None,
+) -> None:
+    """Detect the formats in PATH and write a run.yaml for each run it holds (columns listed as comments)."""
+    from registry.cli import commands
+
+    for written in commands.runs_add(path, run_id, tag or []):
+        print(f"wrote {written}")
+
+
 def main() -> None:
     try:
         try:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from registry.language.judge import Decision
     from registry.language.lints import Lint
     from registry.report.build import Site
+    from registry.runs.listing import RunRow
 
 
 def _split_paths(paths: list[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
@@ -291,3 +292,22 @@ def report(out: Path | None) -> Site:
 
     settings = load_settings()
     return build_report(settings, out if out is not None else settings.root / "report")
+
+
+def runs_list(tags: list[str], pattern: str | None) -> list[RunRow]:
+    from registry.runs.listing import run_rows
+
+    settings = load_settings()
+    return run_rows(load_runs([r for r in settings.runs if r.exists()]), tags, pattern)
+
+
+def runs_add(path: Path, run_id: str | None, tags: list[str]) -> list[str]:
+    """Scaffold run.yaml for each run PATH holds; the written manifests' paths."""
+    from registry.runs.scaffold import plan, write
+
+    planned = plan(path)
+    if run_id is not None and len(planned) > 1:
+        raise UserError(
+            f"--id names one run, and {display_path(path)} holds {len(planned)}", hint="leave --id out: each run is named"
+        )
+    return [display_path(write(p, tags, run_id)) for p in planned]
