@@ -164,13 +164,15 @@ def evaluators(
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a claim file (for editors)."""
+def schema(
+    run: Annotated[bool, typer.Option("--run", help="The schema of run.yaml instead of a claim file's.")] = False,
+) -> None:
+    """Print the JSON Schema of a claim file, specific to each installed evaluator (for editors)."""
     import json
 
     from registry.cli import commands
 
-    print(json.dumps(commands.schema(), indent=2, sort_keys=True))
+    print(json.dumps(commands.schema(run), indent=2, sort_keys=True))
 
 
 @app.command()
@@ -181,7 +183,8 @@ def new(
     """Write a claim skeleton to claims/<area>/<id>.yaml to fill in."""
     from registry.cli import commands
 
-    print(f"wrote {commands.new_claim(claim_id, area)}")
+    for written in commands.new_claim(claim_id, area):
+        print(f"wrote {written}")
 
 
 # --- integrity of the record ------------------------------------------------------------------------

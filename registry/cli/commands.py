@@ -186,33 +186,14 @@ def evaluator(name: str) -> AnyEvaluator:
         raise UserError(exc.failure.render()) from None
 
 
-def schema() -> dict[str, Any]:
-    """The claim JSON Schema, with the statistics each installed evaluator lets `expect` lines name."""
-    from registry.language.schema import claim_json_schema
+def schema(run: bool = False) -> dict[str, Any]:
+    """The claim JSON Schema specific to each installed evaluator, or (`run`) the run.yaml schema."""
+    from registry.language.editor_schema import claim_editor_schema, run_editor_schema
 
-    schema = claim_json_schema()
+    if run:
+        return run_editor_schema()
     listed, _ = evaluators()
-    schema["$defs"]["Prediction"]["allOf"] = [
-        {
-            "if": {"properties": {"evaluator": {"const": e.name}}, "required": ["evaluator"]},
-            "then": {
-                "properties": {
-                    "expect": {
-                        "items": {
-                            "properties": {
-                                "stat": {
-                                    "anyOf": [{"const": st.name, "description": st.doc} for st in e.statistics],
-                                    "description": f"A statistic of {e.name}.",
-                                }
-                            }
-                        }
-                    },
-                }
-            },
-        }
-        for e in listed
-    ]
-    return schema
+    return claim_editor_schema(listed)
 
 
 _TEMPLATE = """\
@@ -239,7 +220,7 @@ predictions:
 """
 
 
-def new_claim(claim_id: str, area: str) -> str:
+def new_claim(claim_id: str, area: str) -> list[str]:
     import re
 
     from registry.language.schema import KEBAB
@@ -252,9 +233,20 @@ def new_claim(claim_id: str, area: str) -> str:
     path = settings.claims / area / f"{claim_id}.yaml"
     if path.exists():
         raise UserError("file already exists", location=Location(display_path(path)))
+    import json
+    import os
+
+    from registry.language.editor_schema import SCHEMA_FILE, modeline
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_TEMPLATE.format(id=claim_id), encoding="utf-8")
-    return display_path(path)
+    schema_file = settings.root / SCHEMA_FILE
+    written = [display_path(path)]
+    if not schema_file.exists():
+        schema_file.write_text(json.dumps(schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(display_path(schema_file))
+    relative = os.path.relpath(schema_file, path.parent).replace(os.sep, "/")
+    path.write_text(modeline(relative) + _TEMPLATE.format(id=claim_id), encoding="utf-8")
+    return written
 
 
 # --- integrity of the record (README "Integrity of the record") ---------------------------------------
