@@ -14,7 +14,7 @@ table { border-collapse: collapse; } td, th { padding: 2px 6px; border: 1px soli
 .pass { background: #dafbe1; } .fail { background: #ffd8d3; }
 .inconclusive { background: #fff1c2; } .error { background: #eadcff; }
 .none { background: #f6f8fa; color: #8c959f; } .dim { opacity: .15; }
-.mark { font-size: 10px; vertical-align: super; }
+.mark { font-size: 10px; vertical-align: super; } .refused { color: #cf222e; font-weight: bold; }
 .muted { color: #656d76; } .plot { width: 100%; min-height: 340px; } .notes { color: #9a6700; }
 form#filters { margin: .8em 0; display: flex; gap: 1em; align-items: center; flex-wrap: wrap; }
 """

@@ -25,6 +25,8 @@ class ClaimData:
     history: list[HistoryEntry] = field(default_factory=list)
     history_note: str | None = None
     """Why there is no history (no git, say)."""
+    refused: list[str] = field(default_factory=list)
+    """Why `validate` refuses the claim (changed without a matching amendment, a bad `supersedes:`)."""
 
 
 @dataclass
@@ -41,6 +43,7 @@ def gather(settings: Settings, with_history: bool = True) -> ReportData:
     for pair in status.pairs:
         if pair.claim in claims:
             claims[pair.claim].pairs.append(pair)
+    _refusals(settings, claims)
     for data in claims.values():
         data.pairs.sort(key=lambda p: p.run)
         if with_history:
@@ -49,6 +52,19 @@ def gather(settings: Settings, with_history: bool = True) -> ReportData:
     across = any(p.run == ACROSS_RUNS for d in claims.values() for p in d.pairs)
     columns = ([ACROSS_RUNS] if across else []) + sorted(runs)
     return ReportData(sorted(claims.values(), key=lambda d: d.claim.id), runs, columns)
+
+
+def _refusals(settings: Settings, claims: dict[str, ClaimData]) -> None:
+    """The amendment and supersession errors `validate` reports, attached to their claims."""
+    from registry.errors import display_path
+    from registry.integrity.amendments import cached_git, check_claims
+
+    by_file = {display_path(d.claim.path): d for d in claims.values()}
+    loaded = [d.claim for d in claims.values()]
+    for error in check_claims(loaded, settings.verdicts, cached_git(settings.root), complete=True):
+        target = by_file.get(error.location.file) if error.location is not None else None
+        if target is not None:
+            target.refused.append(error.render())
 
 
 def _history(settings: Settings, data: ClaimData) -> None:

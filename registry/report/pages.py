@@ -75,7 +75,7 @@ def index_page(report: ReportData) -> str:
         rows.append(
             f'<tr class="claim" data-tags="{escape(" ".join(c.tags))}">'
             f'<th><a href="claims/{escape(c.id)}.html">{escape(c.id)}</a>'
-            f' <span class="muted">{escape(c.status)}</span></th>{cells}</tr>'
+            f' <span class="muted">{escape(c.status)}</span>{_refused_mark(d)}</th>{cells}</tr>'
         )
     options = "".join(f'<option value="{escape(t)}">{escape(t)}</option>' for t in tags)
     outcomes = "".join(f'<option value="{o}">{o}</option>' for o in OUTCOMES)
@@ -96,10 +96,17 @@ def index_page(report: ReportData) -> str:
     return _page("Claims registry", body, 0)
 
 
+def _refused_mark(d: ClaimData) -> str:
+    if not d.refused:
+        return ""
+    return f' <span class="refused" title="{escape("; ".join(d.refused))}">⚠ refused</span>'
+
+
 def claim_header(d: ClaimData) -> str:
     c = d.claim.claim
     tags = ", ".join(escape(t) for t in c.tags) or "none"
-    return (
+    refused = "".join(f'<p class="refused">⚠ refused by validate: {escape(r)}</p>' for r in d.refused)
+    return refused + (
         f'<p><a href="../index.html">← all claims</a></p><h1>{escape(c.id)}</h1><p>{escape(c.title)}</p>'
         f'<p class="muted">status {escape(c.status)} · tags {tags} · combine {escape(c.combine)}</p>'
         f"<h2>Statement</h2><p>{escape(c.statement.strip())}</p><h2>Falsified if</h2><p>{escape(c.falsified_if.strip())}</p>"

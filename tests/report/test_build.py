@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -112,3 +113,15 @@ def test_the_judged_window_is_shaded_to_the_curves_end_when_open(evaluated: Proj
     figure = _figures(evaluated.root / "report" / "claims" / "one-spike.html")["fig-0"]
     (window,) = [s for s in figure["layout"]["shapes"] if s.get("name") == "judged window"]
     assert (window["x0"], window["x1"]) == (100, figure["data"][0]["x"][-1])
+
+
+def test_a_claim_changed_without_an_amendment_is_marked_refused(evaluated: Project) -> None:
+    path = evaluated.claims / "final-loss-below-2.yaml"
+    path.write_text(path.read_text().replace("value: 2.0}", "value: 3.0}"))
+    message = invoke("validate").output.strip().splitlines()[0]
+    assert "amend" in message
+    assert invoke("report").exit_code == 0
+    index = (evaluated.root / "report" / "index.html").read_text()
+    assert index.count("⚠ refused") == 1
+    page = (evaluated.root / "report" / "claims" / "final-loss-below-2.html").read_text()
+    assert f'<p class="refused">⚠ refused by validate: {html.escape(message)}</p>' in page
