@@ -48,3 +48,7 @@ _.available
 
 # Public API for embedding the registry without entry points (tests/test_plugins.py uses it).
 _.from_evaluators
+
+# rich calls Console.on_broken_pipe; the override (registry/cli/render.py) sets rich's own `quiet`.
+_.on_broken_pipe
+_.quiet

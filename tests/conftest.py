@@ -201,3 +201,25 @@ def fake_plugin_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     yield site
     for name in [m for m in sys.modules if m == "fake_registry_plugin" or m.startswith("fake_registry_plugin.")]:
         del sys.modules[name]
+
+
+# --- an evaluated project (the report's tests) ------------------------------------------------------
+
+EVALUATED_CLAIMS = [
+    "claims/loss/final-loss-below-2.yaml",
+    "claims/loss/one-spike.yaml",
+    "claims/loss/loss-below-zero.yaml",
+    "claims/activation/resid-rms-bounded.yaml",
+    "claims/text/refusals-are-rare.yaml",
+]
+
+
+@pytest.fixture
+def evaluated(project: Project) -> Project:
+    """The fixture run with one claim of each level evaluated on it (verdict files written)."""
+    project.add_run("runs/basic")
+    for claim in EVALUATED_CLAIMS:
+        project.add_claim(claim)
+    result = invoke("evaluate")
+    assert result.exit_code == 0, result.output
+    return project

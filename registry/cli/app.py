@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from registry import __version__
-from registry.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, RegistryError, UserError
+from registry.errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_INTERNAL, EXIT_OK, RegistryError, UserError, display_path
 
 
 class _Group(TyperGroup):
@@ -23,6 +23,9 @@ class _Group(TyperGroup):
             return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise
+        except BrokenPipeError:
+            _quiet_stdout()
+            raise typer.Exit(EXIT_OK) from None
         except UserError as exc:
             print(exc.render(), file=sys.stderr)
             raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -39,12 +42,21 @@ class _Group(TyperGroup):
             raise typer.Exit(EXIT_INTERNAL) from None
 
 
+def _quiet_stdout() -> None:
+    """The reader of our stdout went away (`registry list | head -1`): that is not an error. Point
+    stdout at /dev/null so the flush at exit does not raise again, and exit quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 app = typer.Typer(
     name="registry",
     help="Falsifiable claims about ML training runs, judged on the runs' artifacts.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: flags show as flags (`--strict`), not `--strict <bool>`, and it pipes cleanly.
+    rich_markup_mode=None,
     cls=_Group,
 )
 
@@ -85,18 +97,35 @@ def validate(
         raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+class EvaluateFormat(StrEnum):
+    table = "table"
+    json = "json"
+    github = "github"
+
+
 @app.command()
 def evaluate(
     claims: Annotated[list[str] | None, typer.Argument(help="Claim ids or globs (default: all).")] = None,
     run: Annotated[list[Path] | None, typer.Option("--run", help="A run folder, or a folder of runs (repeatable).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    fmt: Annotated[
+        EvaluateFormat,
+        typer.Option("--format", help="Output format; github: workflow annotations and $GITHUB_STEP_SUMMARY."),
+    ] = EvaluateFormat.table,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", metavar="FILE", help="Also write JUnit XML: one testcase per (claim, run).")
+    ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any verdict is fail.")] = False,
 ) -> None:
     """Evaluate claims on the runs they apply to and write one verdict file per (claim, run)."""
-    from registry.cli import commands, render
+    from registry.cli import commands, render, render_ci
 
     result = commands.evaluate(claims or [], run or [])
-    render.evaluation(result, fmt.value)
+    if junit_xml is not None:
+        render_ci.junit(result, junit_xml)
+    if fmt is EvaluateFormat.github:
+        render_ci.github(result)
+    else:
+        render.evaluation(result, fmt.value)
     for error in result.refused:
         print(error.render(), file=sys.stderr)
     if result.refused:
@@ -124,22 +153,30 @@ def show(claim: Annotated[str, typer.Argument(help="Claim id.")]) -> None:
 
 
 @app.command()
-def evaluators(fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table) -> None:
-    """Installed evaluators with their levels, versions and parameters."""
-    from registry.cli import commands, render
+def evaluators(
+    name: Annotated[str | None, typer.Argument(help="One evaluator, in full: params with types and choices, statistics.")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Installed evaluators with their levels, versions and parameters (or one of them in full)."""
+    from registry.cli import commands, render_evaluators
 
+    if name is not None:
+        render_evaluators.evaluator_detail(commands.evaluator(name), fmt.value)
+        return
     listed, failures = commands.evaluators()
-    render.evaluator_list(listed, failures, fmt.value)
+    render_evaluators.evaluator_list(listed, failures, fmt.value)
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a claim file (for editors)."""
+def schema(
+    run: Annotated[bool, typer.Option("--run", help="The schema of run.yaml instead of a claim file's.")] = False,
+) -> None:
+    """Print the JSON Schema of a claim file, specific to each installed evaluator (for editors)."""
     import json
 
     from registry.cli import commands
 
-    print(json.dumps(commands.schema(), indent=2, sort_keys=True))
+    print(json.dumps(commands.schema(run), indent=2, sort_keys=True))
 
 
 @app.command()
@@ -150,7 +187,8 @@ def new(
     """Write a claim skeleton to claims/<area>/<id>.yaml to fill in."""
     from registry.cli import commands
 
-    print(f"wrote {commands.new_claim(claim_id, area)}")
+    for written in commands.new_claim(claim_id, area):
+        print(f"wrote {written}")
 
 
 # --- integrity of the record ------------------------------------------------------------------------
@@ -210,5 +248,67 @@ def stats(fmt: Annotated[Format, typer.Option("--format", help="Output format.")
     render_integrity.registry_stats(commands.stats(), fmt.value)
 
 
+@app.command()
+def report(
+    out: Annotated[Path | None, typer.Option("--out", metavar="DIR", help="Folder of the site (default: report/).")] = None,
+    open_: Annotated[bool, typer.Option("--open", help="Open the index in a web browser.")] = False,
+) -> None:
+    """A static site of the evidence: claims x runs, and a page per claim with plots (needs the `report` extra)."""
+    from registry.cli import commands
+
+    site = commands.report(out)
+    changed = f"{len(site.written)} file(s) written, {len(site.removed)} removed"
+    print(f"{display_path(site.index)}: {site.pages} claim page(s); {changed}")
+    if open_:
+        import webbrowser
+
+        webbrowser.open(site.index.resolve().as_uri())
+
+
+runs_app = typer.Typer(help="Runs: list them, or scaffold a run.yaml from training output.", no_args_is_help=False)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.callback(invoke_without_command=True)
+def runs(
+    ctx: typer.Context,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", metavar="TAG", help="Only runs with this tag (repeatable: all of them).")
+    ] = None,
+    match: Annotated[str | None, typer.Option("--match", metavar="GLOB", help="Only runs whose id matches.")] = None,
+) -> None:
+    """The runs with their tags, artifacts and step ranges (or `registry runs add PATH`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from registry.cli import commands, render
+
+    rows = commands.runs_list(tag or [], match)
+    render.table(
+        ["run", "tags", "artifacts", "steps"],
+        [[r.id, ", ".join(r.tags), ", ".join(r.artifacts), r.steps] for r in rows],
+        fold=("run", "tags", "artifacts"),
+    )
+
+
+@runs_app.command("add")
+def runs_add(
+    path: Annotated[Path, typer.Argument(help="Training output: a log dir, checkpoint, export, store or file.")],
+    run_id: Annotated[str | None, typer.Option("--id", help="The run's id (default: from the folder or run name).")] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", metavar="TAG", help="A tag of the run (repeatable).")] = None,
+) -> None:
+    """Detect the formats in PATH and write a run.yaml for each run it holds (columns listed as comments)."""
+    from registry.cli import commands
+
+    for written in commands.runs_add(path, run_id, tag or []):
+        print(f"wrote {written}")
+
+
 def main() -> None:
-    app()
+    try:
+        try:
+            app()
+        finally:
+            sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
+    except BrokenPipeError:
+        _quiet_stdout()
+        raise SystemExit(EXIT_OK) from None

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from registry.integrity.summary import Label
     from registry.language.judge import Decision
     from registry.language.lints import Lint
+    from registry.report.build import Site
+    from registry.runs.listing import RunRow
 
 
 def _split_paths(paths: list[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
@@ -224,33 +226,28 @@ def evaluators() -> tuple[list[AnyEvaluator], list[PluginFailure]]:
     return EvaluatorRegistry().load_all()
 
 
-def schema() -> dict[str, Any]:
-    """The claim JSON Schema, with the statistics each installed evaluator lets `expect` lines name."""
-    from registry.language.schema import claim_json_schema
+def evaluator(name: str) -> AnyEvaluator:
+    """One installed evaluator by name (`registry evaluators NAME`)."""
+    from registry.plugins import EvaluatorUnavailable, UnknownEvaluator
 
-    schema = claim_json_schema()
+    registry = EvaluatorRegistry()
+    try:
+        return registry.get(name)
+    except UnknownEvaluator as exc:
+        hint = f"did you mean {exc.suggestions[0]!r}?" if exc.suggestions else "see `registry evaluators`"
+        raise UserError(f"no evaluator named {name!r}", hint=hint) from None
+    except EvaluatorUnavailable as exc:
+        raise UserError(exc.failure.render()) from None
+
+
+def schema(run: bool = False) -> dict[str, Any]:
+    """The claim JSON Schema specific to each installed evaluator, or (`run`) the run.yaml schema."""
+    from registry.language.editor_schema import claim_editor_schema, run_editor_schema
+
+    if run:
+        return run_editor_schema()
     listed, _ = evaluators()
-    schema["$defs"]["Prediction"]["allOf"] = [
-        {
-            "if": {"properties": {"evaluator": {"const": e.name}}, "required": ["evaluator"]},
-            "then": {
-                "properties": {
-                    "expect": {
-                        "items": {
-                            "properties": {
-                                "stat": {
-                                    "anyOf": [{"const": st.name, "description": st.doc} for st in e.statistics],
-                                    "description": f"A statistic of {e.name}.",
-                                }
-                            }
-                        }
-                    },
-                }
-            },
-        }
-        for e in listed
-    ]
-    return schema
+    return claim_editor_schema(listed)
 
 
 _TEMPLATE = """\
@@ -277,7 +274,7 @@ predictions:
 """
 
 
-def new_claim(claim_id: str, area: str) -> str:
+def new_claim(claim_id: str, area: str) -> list[str]:
     import re
 
     from registry.language.schema import KEBAB
@@ -290,9 +287,20 @@ def new_claim(claim_id: str, area: str) -> str:
     path = settings.claims / area / f"{claim_id}.yaml"
     if path.exists():
         raise UserError("file already exists", location=Location(display_path(path)))
+    import json
+    import os
+
+    from registry.language.editor_schema import SCHEMA_FILE, modeline
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(_TEMPLATE.format(id=claim_id), encoding="utf-8")
-    return display_path(path)
+    schema_file = settings.root / SCHEMA_FILE
+    written = [display_path(path)]
+    if not schema_file.exists():
+        schema_file.write_text(json.dumps(schema(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        written.append(display_path(schema_file))
+    relative = os.path.relpath(schema_file, path.parent).replace(os.sep, "/")
+    path.write_text(modeline(relative) + _TEMPLATE.format(id=claim_id), encoding="utf-8")
+    return written
 
 
 # --- integrity of the record (README "Integrity of the record") ---------------------------------------
@@ -322,3 +330,30 @@ def diff(a: str | None, b: str | None) -> VerdictDiff:
 
     return verdict_diff(load_settings(), a, b)
 
+
+
+def report(out: Path | None) -> Site:
+    """`registry report`: the static site (registry/report/), by default in report/ beside pyproject.toml."""
+    from registry.report.build import build_report
+
+    settings = load_settings()
+    return build_report(settings, out if out is not None else settings.root / "report")
+
+
+def runs_list(tags: list[str], pattern: str | None) -> list[RunRow]:
+    from registry.runs.listing import run_rows
+
+    settings = load_settings()
+    return run_rows(load_runs([r for r in settings.runs if r.exists()]), tags, pattern)
+
+
+def runs_add(path: Path, run_id: str | None, tags: list[str]) -> list[str]:
+    """Scaffold run.yaml for each run PATH holds; the written manifests' paths."""
+    from registry.runs.scaffold import plan, write
+
+    planned = plan(path)
+    if run_id is not None and len(planned) > 1:
+        raise UserError(
+            f"--id names one run, and {display_path(path)} holds {len(planned)}", hint="leave --id out: each run is named"
+        )
+    return [display_path(write(p, tags, run_id)) for p in planned]

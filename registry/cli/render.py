@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import display_path
@@ -13,17 +15,49 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from registry.cli.commands import ClaimDetail, ClaimRow
-    from registry.plugins import AnyEvaluator, PluginFailure
     from registry.verdicts.engine import Evaluation
     from registry.verdicts.model import Verdict
 
 _STYLE = {"pass": "green", "fail": "red", "inconclusive": "yellow", "error": "magenta"}
 
 
+def plain() -> bool:
+    """Output for a pipe or a file, not a terminal: one line per record, no boxes, no wrapping, no colour."""
+    return not sys.stdout.isatty()
+
+
 def _console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 here; the CLI's one handler (app.py) treats a closed pipe as a normal end.
+            self.quiet = True
+            raise BrokenPipeError
+
+    if plain():
+        return _Console(highlight=False, soft_wrap=True, no_color=True, emoji=False)
+    return _Console(highlight=False, soft_wrap=False)
+
+
+def table(columns: list[str], rows: list[list[str]], *, lines: bool = False, fold: Sequence[str] = ()) -> None:
+    """A rich table on a terminal; piped, one tab-separated line per row (cells' line breaks become `; `).
+
+    Cells may hold rich markup (outcome colours); piped, it is stripped, never printed."""
+    if plain():
+        from rich.text import Text
+
+        for row in rows:
+            print("\t".join(Text.from_markup(cell).plain.replace("\n", "; ") for cell in row))
+        return
+    from rich.table import Table
+
+    t = Table(show_lines=lines)
+    for col in columns:
+        t.add_column(col, overflow="fold" if col in fold else "ellipsis", no_wrap=col not in fold)
+    for row in rows:
+        t.add_row(*row)
+    _console().print(t)
 
 
 def _outcome(o: str) -> str:
@@ -71,18 +105,14 @@ def evaluation(result: Evaluation, fmt: str) -> None:
             }
         )
         return
-    from rich.table import Table
+    from rich.markup import escape
 
     console = _console()
-    table = Table(show_lines=True)
-    table.add_column("claim", overflow="fold", ratio=2)
-    table.add_column("run", overflow="fold", ratio=2)
-    table.add_column("outcome", no_wrap=True)
-    table.add_column("predictions", overflow="fold", ratio=5)
+    rows = []
     for v in result.verdicts:
         where = v.run.id if v.run is not None else f"across {len(v.runs or [])} runs"
-        table.add_row(v.claim.id, where, _outcome(v.outcome), _stat_summary(v))
-    console.print(table)
+        rows.append([escape(v.claim.id), escape(where), _outcome(v.outcome), escape(_stat_summary(v))])
+    table(["claim", "run", "outcome", "predictions"], rows, lines=True, fold=("claim", "run", "predictions"))
     for claim_id in result.unmatched:
         console.print(f"{claim_id}: applies to no run; nothing written")
     counts: dict[str, int] = {}
@@ -108,21 +138,18 @@ def claim_list(rows: list[ClaimRow], fmt: str) -> None:
             ]
         )
         return
-    from rich.table import Table
+    from rich.markup import escape
 
-    table = Table()
-    for col in ("claim", "status", "title", "latest outcome per run"):
-        table.add_column(col)
+    cells = []
     for r in rows:
-        outcomes = ", ".join(f"{v.run_label}: {_outcome(v.outcome)}" for v in r.verdicts) or "not evaluated"
+        outcomes = ", ".join(f"{escape(v.run_label)}: {_outcome(v.outcome)}" for v in r.verdicts) or "not evaluated"
         status = r.claim.claim.status + ("\n[red]REFUSED[/]" if r.refused else "")
-        table.add_row(r.claim.id, status, r.claim.claim.title, outcomes)
-    console = _console()
-    console.print(table)
+        cells.append([escape(r.claim.id), status, escape(r.claim.claim.title), outcomes])
+    table(["claim", "status", "title", "latest outcome per run"], cells, fold=("claim", "title", "latest outcome per run"))
     refused = [r.claim.id for r in rows if r.refused]
     if refused:
-        console.print(
-            f"[red]refused[/]: {', '.join(refused)} changed after judged without a matching amendment (see `registry validate`)"
+        print(
+            f"refused: {', '.join(refused)} changed after judged without a matching amendment (see `registry validate`)"
         )
 
 
@@ -158,58 +185,3 @@ def claim_detail(detail: ClaimDetail) -> None:
         for line in _stat_summary(v).splitlines():
             console.print(f"    {escape(line)}")
 
-
-def evaluator_list(listed: list[AnyEvaluator], failures: list[PluginFailure], fmt: str) -> None:
-    from registry.plugins import params_schema
-
-    if fmt == "json":
-        _json(
-            {
-                "evaluators": [
-                    {
-                        "name": e.name,
-                        "levels": sorted(e.levels),
-                        "version": e.version,
-                        "statistics": [
-                            {
-                                "name": s.name,
-                                "doc": s.doc,
-                                # JSON has no infinity: an open end is null.
-                                "range": None if s.range is None else [v if math.isfinite(v) else None for v in s.range],
-                                "rate": s.rate,
-                                "type": s.type.__name__,
-                            }
-                            for s in e.statistics
-                        ],
-                        "across": e.across,
-                        "params": params_schema(e),
-                        "summary": e.describe(),
-                    }
-                    for e in listed
-                ],
-                "failed": [f.render() for f in failures],
-            }
-        )
-        return
-    from rich.markup import escape
-
-    console = _console()
-    for e in listed:
-        console.print(f"[bold]{e.name}[/] {e.version}  levels: {', '.join(sorted(e.levels))}")
-        console.print(f"  {escape(e.describe())}")
-        schema = params_schema(e)
-        required = set(schema.get("required", []))
-        for pname, prop in schema.get("properties", {}).items():
-            default = "" if pname in required else f" = {json.dumps(prop.get('default'))}"
-            desc = prop.get("description", "")
-            console.print(f"  params.{pname}{escape(default)}  {escape(desc)}")
-        console.print("  statistics:")
-        for s in e.statistics:
-            facts = [s.type.__name__] + ([f"in [{s.range[0]:g}, {s.range[1]:g}]"] if s.range is not None else [])
-            facts += ["a rate over n"] if s.rate else []
-            console.print(f"    {s.name} ({', '.join(facts)})  {escape(s.doc)}")
-    for f in failures:
-        console.print(f"[red]{escape(f.render())}[/]")
-
-
-# --- integrity of the record: status, history, diff, stats ------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from registry.cli.render import _console, _json, _outcome
+from registry.cli.render import _console, _json, _outcome, table
 from registry.integrity.diff import DiffEntry
 from registry.integrity.history import HistoryEntry
 from registry.verdicts.model import ACROSS_RUNS
@@ -52,18 +52,15 @@ def project_status(status: ProjectStatus, fmt: str) -> None:
         )
         return
     from rich.markup import escape
-    from rich.table import Table
 
     console = _console()
     problems = status.problems
     if problems:
-        table = Table()
-        for col in ("claim", "run", "state", "why"):
-            table.add_column(col, overflow="fold")
-        for p in problems:
-            state = f"[{_STATE_STYLE.get(p.state, 'white')}]{p.state}[/]"
-            table.add_row(escape(p.claim), escape(p.run), state, escape("; ".join(p.reasons)))
-        console.print(table)
+        rows = [
+            [escape(p.claim), escape(p.run), f"[{_STATE_STYLE.get(p.state, 'white')}]{p.state}[/]", escape("; ".join(p.reasons))]
+            for p in problems
+        ]
+        table(["claim", "run", "state", "why"], rows, fold=("claim", "run", "state", "why"))
     counts = ", ".join(f"{n} {s}" for s, n in status.counts().items()) or "no claims apply to any run"
     console.print(f"{len(status.pairs)} verdict(s): {counts}")
 
@@ -114,18 +111,13 @@ def verdict_diff(diff: VerdictDiff, fmt: str) -> None:
         _json({"a": diff.a, "b": diff.b, "entries": _as_data(diff.entries), "counts": diff.counts()})
         return
     from rich.markup import escape
-    from rich.table import Table
 
     console = _console()
     if not diff.entries:
         console.print(f"no verdict changed between {escape(diff.a)} and {escape(diff.b)}")
         return
-    table = Table(show_lines=True)
-    for col in ("claim", "run", "outcome", "what changed"):
-        table.add_column(col, overflow="fold", ratio=4 if col == "what changed" else None)
-    for e in diff.entries:
-        table.add_row(escape(e.claim), escape(e.run), _transition(e.before, e.after), escape("\n".join(e.changes)))
-    console.print(table)
+    rows = [[escape(e.claim), escape(e.run), _transition(e.before, e.after), escape("\n".join(e.changes))] for e in diff.entries]
+    table(["claim", "run", "outcome", "what changed"], rows, lines=True, fold=("claim", "run", "outcome", "what changed"))
     summary = ", ".join(f"{n} {k}" for k, n in sorted(diff.counts().items()))
     console.print(f"{len(diff.entries)} verdict(s) changed between {escape(diff.a)} and {escape(diff.b)}: {summary}")
 

@@ -217,6 +217,8 @@ class Evaluation:
     written: list[Path] = field(default_factory=list)
     # Claims refused before evaluation (changed after judged, no amendment): one error each, exit 2.
     refused: list[UserError] = field(default_factory=list)
+    # The claims evaluated, by id: where each lives, for reports that point at a file and line (ci.py).
+    claims: dict[str, LoadedClaim] = field(default_factory=dict)
 
     @property
     def any_error(self) -> bool:
@@ -230,6 +232,7 @@ class Evaluation:
 def evaluate(claims: Iterable[LoadedClaim], runs: Sequence[Run], evaluators: EvaluatorRegistry) -> Evaluation:
     result = Evaluation()
     for lc in claims:
+        result.claims[lc.id] = lc
         chosen = [r for r in runs if selects(lc.claim.applies_to.tags, lc.claim.applies_to.runs, r)]
         if not chosen:
             result.unmatched.append(lc.id)

@@ -213,7 +213,7 @@ def test_new_writes_a_claim_that_validates(project: Project) -> None:
     project.add_run("runs/basic")
     result = invoke("new", "loss-keeps-falling", "--area", "loss")
     assert result.exit_code == 0, result.output
-    assert result.output == "wrote claims/loss/loss-keeps-falling.yaml\n"
+    assert result.output == "wrote claims/loss/loss-keeps-falling.yaml\nwrote claim.schema.json\n"
     assert invoke("validate").exit_code == 0
     result = invoke("new", "loss-keeps-falling", "--area", "loss")
     assert result.exit_code == 2, result.output

@@ -48,7 +48,7 @@ def test_claim_artifact_and_evaluator_changes_make_verdicts_stale(evaluated: Pro
     result = invoke("status", "--check")
     assert result.exit_code == 1, result.output
     assert result.output.rstrip().endswith("2 verdict(s): 2 stale")
-    assert "│ one-spike " in result.output
+    assert "one-spike\tbasic\tstale\t" in result.output  # piped: one line per pair
 
 
 def test_missing_orphaned_and_unreadable(evaluated: Project) -> None:
