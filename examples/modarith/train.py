@@ -64,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe-train", type=int, default=48, help="training pairs in the probe set")
     p.add_argument("--probe-val", type=int, default=48, help="validation pairs in the probe set")
     p.add_argument("--probe-seed", type=int, default=1234)
+    p.add_argument(
+        "--sample-seed",
+        type=int,
+        default=4321,
+        help="answers are sampled at temperature 1: pair j at step s from a generator seeded sample_seed + 1000*s + j",
+    )
     p.add_argument("--ckpt-offsets", default=OFFSETS, help="checkpoint steps relative to each spike onset")
     p.add_argument("--extra-ckpts", default="", help="comma-separated extra checkpoint steps (besides 0 and the last)")
     p.add_argument("--spike-window", type=int, default=spikes.WINDOW)
@@ -190,8 +196,13 @@ def activation(t: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def record(model: TinyGPT, task: Task, step: int) -> tuple[dict[str, np.ndarray], list[dict]]:
-    """Checkpoint tensors and sample rows (the model's answer to each probe pair) at one step."""
+def record(model: TinyGPT, task: Task, step: int, sample_seed: int) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Checkpoint tensors and sample rows (the model's answer to each probe pair) at one step.
+
+    The answer is *sampled* at temperature 1 (as tinygpt's samples are), so it can differ from the
+    model's own top-1; `greedy` is the top-1. Each (pair, step) has its own seeded generator, so an
+    answer depends only on the model at that step, never on which other steps were recorded.
+    """
     logits, cache = capture(model, task.x_probe)
     out = {k: activation(v) for k, v in cache.items()}
     out["ln_final.w"] = model.ln_f.weight.detach().numpy().copy()
@@ -202,11 +213,13 @@ def record(model: TinyGPT, task: Task, step: int) -> tuple[dict[str, np.ndarray]
     out["probe.targets"] = task.y_probe.to(torch.int32).numpy()
     out["probe.is_train"] = task.probe_is_train.numpy()
     logp = F.log_softmax(logits.float(), dim=-1)
+    assert len(task.y_probe) < 1000, "sample seeds are sample_seed + 1000 * step + pair"
     top_v, top_i = (t.tolist() for t in torch.topk(logp, 5, dim=-1))
     rows = []
     for j in range(len(task.y_probe)):
         a, b, _ = task.x_probe[j].tolist()
-        ans = top_i[j][0]
+        gen = torch.Generator().manual_seed(sample_seed + 1000 * step + j)  # j < 1000 probe pairs
+        ans = int(torch.multinomial(logp[j].exp(), 1, generator=gen))
         rows.append(
             {
                 "id": f"{step}-{j}",
@@ -216,6 +229,7 @@ def record(model: TinyGPT, task: Task, step: int) -> tuple[dict[str, np.ndarray]
                 "tokens": [task.token(ans)],
                 "token_logprobs": [float(f"{float(logp[j, ans]):.7g}")],
                 "top_logprobs": [{task.token(i): float(f"{v:.7g}") for v, i in zip(top_v[j], top_i[j], strict=True)}],
+                "greedy": task.token(top_i[j][0]),
                 "target": task.token(int(task.y_probe[j])),
                 "split": "train" if task.probe_is_train[j] else "val",
             }
@@ -353,7 +367,7 @@ def pass2(a, task: Task, ckpt_steps: list[int], loss_bytes: list[bytes], digests
         if param_digest(params) != digests[step]:
             raise SystemExit(f"replay differs from pass 1: parameters before step {step}; no checkpoints written")
         if step in wanted:
-            recorded[step] = record(model, task, step)
+            recorded[step] = record(model, task, step, a.sample_seed)
         loss, _ = step_loss(model, task)
         if loss.detach().numpy().tobytes() != loss_bytes[step]:
             raise SystemExit(

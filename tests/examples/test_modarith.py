@@ -71,6 +71,10 @@ def test_replay_is_bit_identical(run_dir):
     on_disk = st_numpy.load_file(str(run_dir / "checkpoints" / f"step_{STEPS - 1:06d}.safetensors"))
     for name, arr in recorded[STEPS - 1][0].items():
         assert arr.tobytes() == on_disk[name].tobytes(), name
+    # Answers are sampled, each (pair, step) from its own seeded generator: recording only two steps
+    # gives the same answers at the last step as the full run did.
+    lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    assert recorded[STEPS - 1][1] == [s for s in lines if s["step"] == STEPS - 1]
 
 
 def test_replay_that_differs_writes_no_checkpoints(tmp_path, monkeypatch):
@@ -173,12 +177,15 @@ def test_samples(run_dir):
     assert len(lines) == len(CKPTS) * n
     assert [s["step"] for s in lines] == [s for s in CKPTS for _ in range(n)]
     for s in lines:
-        assert set(s) == {"id", "step", "prompt", "text", "tokens", "token_logprobs", "top_logprobs", "target", "split"}
+        assert set(s) == {"id", "step", "prompt", "text", "tokens", "token_logprobs", "top_logprobs", "greedy", "target", "split"}
         a, b, eq = s["prompt"].split()
         assert eq == "=" and s["target"] == str((int(a) + int(b)) % P)
         assert s["tokens"] == [s["text"]] and len(s["token_logprobs"]) == len(s["top_logprobs"]) == 1
         top = s["top_logprobs"][0]
-        assert len(top) == 5 and max(top, key=top.get) == s["text"] and top[s["text"]] == s["token_logprobs"][0] <= 0
+        assert len(top) == 5 and max(top, key=top.get) == s["greedy"] and s["token_logprobs"][0] <= 0
+        if s["text"] in top:  # the sampled answer's log-prob is the one in the top-5
+            assert top[s["text"]] == s["token_logprobs"][0]
+
 
 
 def test_spike_finder_on_a_synthetic_log():
