@@ -71,7 +71,7 @@ def test_non_numeric_column_is_ignored_unless_named(here: Path) -> None:
     with pytest.raises(ArtifactError) as info:
         table.column("note")
     assert str(info.value) == (
-        "metrics.csv: column 'note' is not numeric (row 1: 'a') "
+        "metrics.csv:2: column 'note' is not numeric ('c') "
         "(hint: metric columns must hold numbers; filter rows with `where:` if the table mixes kinds)"
     )
 
@@ -110,7 +110,8 @@ def test_duplicate_steps_are_bad_input(here: Path) -> None:
     with pytest.raises(ArtifactError) as info:
         table.column("loss")
     assert str(info.value) == (
-        "metrics.csv: step 10 occurs more than once (hint: filter rows with `where:` (e.g. `where: {split: train}`))"
+        "metrics.csv: step 10 occurs more than once (hint: filter rows with `where:` (e.g. `where: {split: train}`), "
+        "or for a log with one row per logging call (Lightning's CSVLogger) set `format: lightning`)"
     )
 
 

@@ -1,27 +1,186 @@
-"""CSV and TSV metric tables."""
+"""CSV and TSV metric tables, read in a stream with pyarrow, only the columns a claim names.
+
+Memory stays near the size of the columns asked for (a 300 MB log with dozens of columns is never
+held whole; `benchmarks/bench_metrics_memory.py` measures it against pandas): each asked column is
+parsed block by block into numpy pieces that are copied into one array at the end, one piece at a
+time. An empty cell is "not written" (the column's presence), `nan`/`inf` are written values. A value
+that does not parse, or a step outside int64, is an error at its line (line 1 is the header).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError
+from registry.readers.metrics.source import ColumnSource
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import numpy as np
+
+_BLOCK = 4 << 20  # bytes of text parsed per block
 
 
+class CsvSource(ColumnSource):
+    """Columns of a CSV/TSV file; `present(name)` is where the column has a non-empty cell."""
 
-def read_csv(sep: str) -> Callable[[Path], pd.DataFrame]:
-    def load(path: Path) -> pd.DataFrame:
-        import pandas as pd
+    def __init__(self, path: Path, sep: str = ",", *, step: str = "step", text_columns: Sequence[str] = ()):
+        self.path = path
+        self.sep = sep
+        self.step = step
+        self.text_columns = set(text_columns)  # read as strings (the `where` columns)
+        self.columns = _header(path, sep)
+        self._present: dict[str, np.ndarray | None] = {}
 
+    def present(self, name: str) -> np.ndarray | None:
+        return self._present.get(name)
+
+    def read(self, names: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in names:
+            values, present = self._column(name)
+            if name == self.step and present is not None:
+                import numpy as np
+
+                line = int(np.flatnonzero(~present)[0]) + 2
+                raise ArtifactError(self.path, f"no {name!r} in this row", line=line, hint="every row needs its step")
+            out[name] = values
+            self._present[name] = None if present is None or bool(present.all()) else present
+        return out
+
+    def _column(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+        import pyarrow as pa
+
+        kind = pa.string() if name in self.text_columns else pa.int64() if name == self.step else pa.float64()
         try:
-            return pd.read_csv(path, sep=sep, low_memory=False)
-        except pd.errors.EmptyDataError:
-            raise ArtifactError(path, "file is empty", hint="a header row with a 'step' column is expected") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-            raise ArtifactError(path, f"not a readable table: {str(exc).strip()}") from None
+            return _stream(self.path, self.sep, name, kind)
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+        if kind == pa.int64():
+            try:  # steps written as "100.0": the table checks they are integers
+                values, present = _stream(self.path, self.sep, name, pa.float64())
+            except pa.ArrowInvalid:
+                pass
+            else:
+                if bool((abs(values[present] if present is not None else values) < 2.0**53).all()):
+                    return values, present
+        raise self._located(name, message)
 
-    return load
+    def _located(self, name: str, arrow_message: str) -> ArtifactError:
+        """The first line whose cell in `name` does not parse (found by a slow scan, on this error path only)."""
+        import csv
+
+        col = self.columns.index(name)
+        with self.path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            reader = csv.reader(fh, delimiter=self.sep)
+            next(reader, None)
+            for row in reader:
+                line = reader.line_num
+                if len(row) != len(self.columns):
+                    return ArtifactError(self.path, f"row has {len(row)} cells, the header {len(self.columns)}", line=line)
+                cell = row[col].strip()
+                if cell and not _parses(cell, integer=name == self.step):
+                    if name == self.step and _is_int(cell):
+                        message = f"step {cell} is outside the 64-bit integer range"
+                        return ArtifactError(self.path, message, line=line, hint="steps must fit in int64")
+                    return ArtifactError(
+                        self.path,
+                        f"column {name!r} is not numeric ({cell!r})",
+                        line=line,
+                        hint="metric columns must hold numbers; filter rows with `where:` if the table mixes kinds",
+                    )
+        return ArtifactError(self.path, f"not a readable table: {arrow_message}")
+
+
+def _is_int(cell: str) -> bool:
+    try:
+        int(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _parses(cell: str, *, integer: bool) -> bool:
+    if integer:
+        return _is_int(cell) and -(2**63) <= int(cell) < 2**63 or _integral_float(cell)
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _integral_float(cell: str) -> bool:
+    try:
+        value = float(cell)
+    except ValueError:
+        return False
+    return value == value and abs(value) < 2.0**53 and value == round(value)
+
+
+def _header(path: Path, sep: str) -> list[str]:
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            first = next(csv.reader(fh, delimiter=sep), None)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArtifactError(path, f"cannot read: {exc}") from None
+    if not first:
+        raise ArtifactError(path, "file is empty", hint="a header row with a 'step' column is expected")
+    return [c.strip() for c in first]
+
+
+def _batches(path: Path, sep: str, name: str, kind: Any) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pc
+
+    reader = pc.open_csv(
+        path,
+        read_options=pc.ReadOptions(block_size=_BLOCK, use_threads=False),
+        parse_options=pc.ParseOptions(delimiter=sep),
+        convert_options=pc.ConvertOptions(
+            include_columns=[name], column_types={name: kind}, null_values=[""], strings_can_be_null=True
+        ),
+    )
+    for batch in reader:
+        yield batch.column(0)
+        pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed parse buffers otherwise
+
+
+def _stream(path: Path, sep: str, name: str, kind: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """One column as numpy (text as an object array, "" where empty) and its presence (None: every row)."""
+    import numpy as np
+    import pyarrow as pa
+
+    pieces: list[np.ndarray] = []
+    masks: list[np.ndarray] = []
+    for chunk in _batches(path, sep, name, kind):
+        valid = np.ones(len(chunk), dtype=bool) if chunk.null_count == 0 else np.asarray(chunk.is_valid())
+        if pa.types.is_string(chunk.type):
+            pieces.append(np.asarray(chunk.fill_null("").to_pylist(), dtype=object))
+        else:
+            pieces.append(np.asarray(chunk.fill_null(0).to_numpy(zero_copy_only=False)))
+        masks.append(valid)
+    dtype = np.dtype(object) if kind == pa.string() else np.dtype(kind.to_pandas_dtype())
+    values = _concat(pieces, dtype)
+    present = _concat(masks, np.dtype(bool))
+    if kind != pa.string() and dtype.kind == "f":
+        values[~present] = np.nan
+    return values, None if bool(present.all()) else present
+
+
+def _concat(pieces: list[np.ndarray], dtype: np.dtype[Any]) -> np.ndarray:
+    """One array from pieces, freeing each piece as it is copied (peak: the result and one piece)."""
+    import numpy as np
+
+    out = np.empty(sum(p.size for p in pieces), dtype=dtype)
+    pos = 0
+    pieces.reverse()
+    while pieces:
+        piece = pieces.pop()
+        out[pos : pos + piece.size] = piece
+        pos += piece.size
+        del piece
+    return out

@@ -10,8 +10,7 @@ from registry.errors import ArtifactError
 from registry.readers.metrics.source import ColumnSource
 
 if TYPE_CHECKING:
-
-    pass
+    import numpy as np
 
 
 class ParquetSource(ColumnSource):
@@ -24,13 +23,24 @@ class ParquetSource(ColumnSource):
         except Exception as exc:
             raise ArtifactError(path, f"not a readable Parquet file: {exc}") from None
         self.columns = list(self._file.schema_arrow.names)
+        self._present: dict[str, np.ndarray] = {}
+
+    def present(self, name: str) -> np.ndarray | None:
+        return self._present.get(name)
 
     def read(self, names: Sequence[str]) -> dict[str, Any]:
+        import numpy as np
+
         out: dict[str, Any] = {}
         try:
             for name in names:
                 values = self._numeric(name)
-                out[name] = values if values is not None else self._file.read(columns=[name]).column(name).to_numpy()
+                if values is None:
+                    column = self._file.read(columns=[name]).column(name)
+                    if column.null_count:  # a null cell is "not written"
+                        self._present[name] = np.asarray(column.is_valid())
+                    values = column.to_numpy()
+                out[name] = values
         except Exception as exc:
             raise ArtifactError(self.path, f"cannot read columns {list(names)}: {exc}") from None
         return out

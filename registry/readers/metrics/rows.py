@@ -55,6 +55,8 @@ class ArraySource(ColumnSource):
     ):
         self.path = path
         self._data = data
+        # Per column, the rows (steps) at which it was written; a column written at every step has none.
+        self._present: dict[str, np.ndarray] = {}
         self._problems = problems or {}
         self.columns = list(data) + [c for c in self._problems if c not in data]
         self.empty_reason = empty_reason
@@ -65,6 +67,13 @@ class ArraySource(ColumnSource):
             if name in self._problems:
                 raise self._problems[name]
         return {n: self._data[n] for n in names}
+
+    def present(self, name: str) -> np.ndarray | None:
+        return self._present.get(name)
+
+    def set_present(self, name: str, mask: np.ndarray) -> None:
+        if not bool(mask.all()):
+            self._present[name] = mask
 
 
 def last_per_step(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,27 +86,46 @@ def last_per_step(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np
     return uniq, values[::-1][first_in_reversed]
 
 
-def join_on_step(series: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Outer join of per-metric (steps, values) series; `step` is the first key of the result."""
+def join_on_step(
+    series: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Outer join of per-metric (steps, values) series; `step` is the first key of the result. Also
+    each column's presence: the joined rows at which it was written."""
     import numpy as np
 
     deduped = {name: last_per_step(s.astype(np.int64, copy=False), v) for name, (s, v) in series.items()}
     pieces = [s for s, _ in deduped.values()]
     steps = np.unique(np.concatenate(pieces)) if pieces else np.empty(0, dtype=np.int64)
     out: dict[str, np.ndarray] = {"step": steps}
+    present: dict[str, np.ndarray] = {}
     for name, (s, v) in deduped.items():
         key = STEP_RENAMED if name == "step" else name
         col = np.full(steps.size, None, dtype=object) if v.dtype == object else np.full(steps.size, np.nan)
-        col[np.searchsorted(steps, s)] = v
+        pos = np.searchsorted(steps, s)
+        col[pos] = v
         out[key] = col
-    return out
+        present[key] = np.zeros(steps.size, dtype=bool)
+        present[key][pos] = True
+    return out, present
+
+
+def _array_source(
+    path: Path,
+    data: dict[str, np.ndarray],
+    present: dict[str, np.ndarray],
+    **kwargs: Any,
+) -> ArraySource:
+    source = ArraySource(path, data, **kwargs)
+    for name, mask in present.items():
+        source.set_present(name, mask)
+    return source
 
 
 def source_from_series(
     path: Path, series: dict[str, tuple[np.ndarray, np.ndarray]], *, empty_reason: str, notes: Sequence[str] = ()
 ) -> ArraySource:
-    data = join_on_step(series)
-    return ArraySource(path, data, empty_reason=empty_reason if data["step"].size == 0 else None, notes=notes)
+    data, present = join_on_step(series)
+    return _array_source(path, data, present, empty_reason=empty_reason if data["step"].size == 0 else None, notes=notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -227,11 +255,11 @@ def source_from_rows(log: RowLog, spec: ArtifactSpec | None, *, what: str) -> Ar
     for name, (col_rows, col_values) in typed.items():
         sel = keep[col_rows]
         series[name] = (steps[col_rows[sel]], col_values[sel])
-    data = join_on_step(series)
+    data, present = join_on_step(series)
     # Every kept row has a step, even one without any value: its step is in the table.
     kept_steps = np.unique(steps[keep])
     if kept_steps.size != data["step"].size:
-        data = _reindex(data, kept_steps)
+        data, present = _reindex(data, present, kept_steps)
     empty_reason = None
     if kept_steps.size == 0:
         if steps.size == 0:
@@ -239,13 +267,16 @@ def source_from_rows(log: RowLog, spec: ArtifactSpec | None, *, what: str) -> Ar
         else:
             cond = ", ".join(f"{k} == {v!r}" for k, v in where.items())
             empty_reason = f"{log.path.name}: no {what} where {cond} ({steps.size} rows in all)"
-    return ArraySource(log.path, data, problems=problems, empty_reason=empty_reason, notes=log.notes)
+    return _array_source(log.path, data, present, problems=problems, empty_reason=empty_reason, notes=log.notes)
 
 
-def _reindex(data: dict[str, np.ndarray], steps: np.ndarray) -> dict[str, np.ndarray]:
+def _reindex(
+    data: dict[str, np.ndarray], present: dict[str, np.ndarray], steps: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     import numpy as np
 
     out: dict[str, np.ndarray] = {"step": steps}
+    out_present: dict[str, np.ndarray] = {}
     pos = np.searchsorted(steps, data["step"])
     for name, col in data.items():
         if name == "step":
@@ -253,7 +284,9 @@ def _reindex(data: dict[str, np.ndarray], steps: np.ndarray) -> dict[str, np.nda
         new = np.full(steps.size, None, dtype=object) if col.dtype == object else np.full(steps.size, np.nan)
         new[pos] = col
         out[name] = new
-    return out
+        out_present[name] = np.zeros(steps.size, dtype=bool)
+        out_present[name][pos] = present[name]
+    return out, out_present
 
 
 def read_csv_strings(path: Path, sep: str = ",") -> dict[str, np.ndarray]:

@@ -1,15 +1,13 @@
 """Where a metrics table's columns come from: a :class:`ColumnSource` reads named columns of one
-artifact (each format's reader is one), and a source over a pandas frame for the small text formats."""
+artifact (each format's reader is one) and says, per column, at which rows it was written."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    import pandas as pd
-
+    import numpy as np
 
 
 class ColumnSource:
@@ -24,14 +22,6 @@ class ColumnSource:
     def read(self, names: Sequence[str]) -> dict[str, Any]:
         raise NotImplementedError
 
-
-class FrameSource(ColumnSource):
-    """Formats that can only be read whole: read once, then serve columns from the frame."""
-
-    def __init__(self, path: Path, load: Callable[[Path], pd.DataFrame]):
-        self.path = path
-        self._frame = load(path)
-        self.columns = [str(c) for c in self._frame.columns]
-
-    def read(self, names: Sequence[str]) -> dict[str, Any]:
-        return {n: self._frame[n] for n in names}
+    def present(self, name: str) -> np.ndarray | None:  # noqa: ARG002 (a source where every cell is written)
+        """After `read`: a boolean mask of the rows where `name` was written (None: every row)."""
+        return None

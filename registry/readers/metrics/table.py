@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError, CannotMeasure
 from registry.readers.formats import FORMATS, LOG_FORMATS, SUFFIX_FORMATS, name_format
-from registry.readers.metrics.csv import read_csv
-from registry.readers.metrics.jsonl import read_jsonl
+from registry.readers.metrics.csv import CsvSource
+from registry.readers.metrics.jsonl import JsonlSource
 from registry.readers.metrics.parquet import ParquetSource
-from registry.readers.metrics.source import ColumnSource, FrameSource
+from registry.readers.metrics.source import ColumnSource
 
 if TYPE_CHECKING:
     import numpy as np
@@ -57,10 +57,12 @@ def open_source(path: Path, fmt: str, spec: ArtifactSpec | None = None) -> Colum
         raise ArtifactError(path, f"is a folder, not a {fmt} file", hint=_folder_hint(path))
     if fmt == "parquet":
         return ParquetSource(path)
+    step = spec.columns.get("step", "step") if spec is not None else "step"
+    text = list(spec.where) if spec is not None else []
     if fmt in ("csv", "tsv"):
-        return FrameSource(path, read_csv("\t" if fmt == "tsv" else ","))
+        return CsvSource(path, "\t" if fmt == "tsv" else ",", step=step, text_columns=text)
     if fmt == "jsonl":
-        return FrameSource(path, read_jsonl)
+        return JsonlSource(path, step=step, text_columns=text)
     raise ArtifactError(path, f"unknown metrics format {fmt!r}", hint=f"use one of {', '.join(FORMATS)}")
 
 
@@ -87,10 +89,46 @@ def metrics_format(path: Path, declared: str | None) -> str:
         return by_name
     if path.is_dir():
         raise ArtifactError(path, "is a folder: cannot tell the metrics format", hint=_folder_hint(path))
+    sniffed = sniff_format(path)
+    if sniffed is not None:
+        return sniffed
     fmt = SUFFIX_FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ArtifactError(path, f"cannot tell the metrics format from suffix {path.suffix!r}", hint="set `format:`")
     return fmt
+
+
+def sniff_format(path: Path) -> str | None:
+    """A training-log format told by the file's first line, for an artifact without `format:`: a W&B
+    UI export (`Step`, `<run> - <metric>` columns) or scan_history rows (`_step`), Lightning's CSVLogger
+    (`metrics.csv` with `step` and `epoch`), a Hugging Face trainer_state.json under another name."""
+    import csv
+    import json
+
+    suffix = path.suffix.lower()
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            first = fh.readline(1 << 16)
+    except (OSError, UnicodeDecodeError):
+        return None
+    if suffix in (".csv", ".tsv"):
+        header = next(csv.reader([first], delimiter="\t" if suffix == ".tsv" else ","), [])
+        if "step" not in header and ("Step" in header or "_step" in header):
+            return "wandb"
+        if "step" not in header and any(" - " in c for c in header):
+            return "wandb"
+        if path.name == "metrics.csv" and {"step", "epoch"} <= set(header):
+            return "lightning"
+    if suffix == ".json" and '"log_history"' in path.read_text(encoding="utf-8", errors="replace")[: 1 << 20]:
+        return "hf_trainer_state"
+    if suffix == ".jsonl":
+        try:
+            row = json.loads(first)
+        except ValueError:
+            return None
+        if isinstance(row, dict) and "_step" in row and "step" not in row:
+            return "wandb"
+    return None
 
 
 def _as_float(path: Path, name: str, values: Any) -> np.ndarray:
@@ -113,6 +151,37 @@ def _as_float(path: Path, name: str, values: Any) -> np.ndarray:
         )
     out: np.ndarray = converted.to_numpy(dtype=np.float64)
     return out
+
+
+def _matches(values: np.ndarray, expected: object) -> np.ndarray:
+    """Rows whose `where` cell equals `expected` (a text cell "1" or "1.0" equals the number 1)."""
+    import numpy as np
+
+    if values.dtype != object or isinstance(expected, str):
+        return np.asarray(values == expected, dtype=bool)
+    if isinstance(expected, bool):
+        return np.asarray([str(v).strip().lower() == str(expected).lower() for v in values], dtype=bool)
+    def number(v: object) -> float | None:
+        try:
+            return float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
+    return np.asarray([number(v) == expected for v in values], dtype=bool)
+
+
+_VALIDATION = ("val", "eval", "valid", "test")
+
+
+def nearest_column(name: str, columns: list[str]) -> str | None:
+    """The column a misspelt `name` most likely meant; for a loss, the training loss before validation ones."""
+    close = difflib.get_close_matches(name, columns, n=5, cutoff=0.5)
+    if "loss" in name and not any(v in name.lower() for v in _VALIDATION):
+        losses = [c for c in columns if "loss" in c.lower() and not any(v in c.lower() for v in _VALIDATION)]
+        ranked = [c for c in close if c in losses] or sorted(losses, key=len)
+        if ranked:
+            return ranked[0]
+    return close[0] if close else None
 
 
 class MetricsTable:
@@ -166,8 +235,8 @@ class MetricsTable:
         # No `where`: no mask, and no copies of a long step column (10^7 rows = 80 MB each).
         mask: np.ndarray | None = None
         for col, expected in self.spec.where.items():
-            values = np.asarray(raw[col])
-            mask = values == expected if mask is None else mask & (values == expected)
+            hit = _matches(np.asarray(raw[col]), expected)
+            mask = hit if mask is None else mask & hit
         step_raw = np.asarray(raw[step_col])
         if step_raw.dtype.kind not in "iuf":
             step_raw = _as_float(self.path, step_col, step_raw)
@@ -189,7 +258,8 @@ class MetricsTable:
                 raise ArtifactError(
                     self.path,
                     f"step {int(steps[dup[0]])} occurs more than once",
-                    hint="filter rows with `where:` (e.g. `where: {split: train}`)",
+                    hint="filter rows with `where:` (e.g. `where: {split: train}`), or for a log with one row per "
+                    "logging call (Lightning's CSVLogger) set `format: lightning`",
                 )
         self._select = None if index is None or (index.size == n_raw and np.all(index[1:] > index[:-1])) else index
         self._steps = steps
@@ -200,6 +270,26 @@ class MetricsTable:
     def _pick(self, values: np.ndarray) -> np.ndarray:
         return values if self._select is None else values[self._select]
 
+    def series(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The column as the series of its own written rows: (steps, float64 values). A step at which
+        only other columns were written is absent, not NaN; a NaN here was logged as NaN."""
+        values = self.column(name)
+        present = self.present(name)
+        if present is None:
+            return self.steps, values
+        return self.steps[present], values[present]
+
+    def present(self, name: str) -> np.ndarray | None:
+        """The rows of `steps` at which `name` was written (None: every row)."""
+        file_name = self._file_name(name)
+        key = f"present:{file_name}"
+        if key not in self._cache:
+            self.column(name)
+            mask = self._source.present(file_name)
+            if mask is not None:
+                self._cache[key] = self._pick(mask)
+        return self._cache.get(key)
+
     def column(self, name: str) -> np.ndarray:
         """Values of `name` as float64 aligned with `steps` (NaN where missing).
 
@@ -209,8 +299,8 @@ class MetricsTable:
         if self._source.empty_reason is not None and (file_name not in self._source.columns or not self.steps.size):
             raise CannotMeasure(self._source.empty_reason)
         if file_name not in self._source.columns:
-            close = difflib.get_close_matches(file_name, self._source.columns, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            close = nearest_column(file_name, self._source.columns)
+            hint = f"; did you mean {close!r}?" if close else ""
             raise CannotMeasure(f"{self.path.name} has no column {file_name!r}{hint}")
         key = f"float:{file_name}"
         if key not in self._cache:
