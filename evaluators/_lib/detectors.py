@@ -11,6 +11,11 @@ job (evaluators/_lib/events.py); the detectors only decide which rows are abnorm
                flagged only when EMA_{t-1} > 0 and t >= max(1, warmup).
 - threshold -- x_t > above, or x_t < below (NaN never; +inf is above anything, -inf below).
 - nonfinite -- x_t is NaN or ±inf.
+
+Under a log `transform` (`log_base` given) x holds log values, and the ratio conditions keep their
+meaning on the original scale: x_t / m > min_ratio becomes base^(x_t - m) > min_ratio (the same test,
+as the median commutes with the logarithm), likewise x_t / EMA_{t-1} for ema_ratio, and the ratios
+reported are on the original scale. The z-score is on the log values.
 """
 
 from __future__ import annotations
@@ -36,9 +41,19 @@ class Detection:
     ratios: np.ndarray | None = None
 
 
-def robust_z(x: np.ndarray, window: int, z: float, min_ratio: float) -> Detection:
-    rows, ratios = robust_z_rows(x, window, z, min_ratio)
-    return Detection(rows=rows, direction=1, examined=max(0, int(x.size) - window), ratios=ratios)
+def robust_z(x: np.ndarray, window: int, z: float, min_ratio: float, log_base: float | None = None) -> Detection:
+    examined = max(0, int(x.size) - window)
+    if log_base is None:
+        rows, ratios = robust_z_rows(x, window, z, min_ratio)
+        return Detection(rows=rows, direction=1, examined=examined, ratios=ratios)
+    import numpy as np
+
+    rows, _ = robust_z_rows(x, window, z, -math.inf)  # the z test alone, then the ratio on the original scale
+    m = np.asarray([np.median(x[r - window : r]) for r in rows.tolist()], dtype=np.float64)  # few rows
+    with np.errstate(over="ignore"):
+        ratios = np.power(log_base, x[rows] - m) if rows.size else np.empty(0)
+    keep = ratios > min_ratio
+    return Detection(rows=rows[keep], direction=1, examined=examined, ratios=ratios[keep])
 
 
 def threshold(x: np.ndarray, above: float | None, below: float | None) -> Detection:
@@ -56,7 +71,7 @@ def nonfinite(x: np.ndarray) -> Detection:
     return Detection(rows=np.flatnonzero(~np.isfinite(x)), direction=1, examined=int(x.size))
 
 
-def ema_ratio(x: np.ndarray, alpha: float, ratio: float, warmup: int) -> Detection:
+def ema_ratio(x: np.ndarray, alpha: float, ratio: float, warmup: int, log_base: float | None = None) -> Detection:
     import numpy as np
 
     n = int(x.size)
@@ -68,9 +83,10 @@ def ema_ratio(x: np.ndarray, alpha: float, ratio: float, warmup: int) -> Detecti
     # For each finite row after the first finite one, the EMA of the finite rows before it.
     rows = kept[1:]
     prev = ema[:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = x[rows] / prev
-    hit = (prev > 0) & (r > ratio) & (rows >= max(1, warmup))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = x[rows] / prev if log_base is None else np.power(log_base, x[rows] - prev)
+    positive = prev > 0 if log_base is None else np.ones(prev.size, dtype=bool)
+    hit = positive & (r > ratio) & (rows >= max(1, warmup))
     return Detection(rows=rows[hit], direction=1, examined=max(0, n - max(1, warmup)), ratios=r[hit])
 
 

@@ -33,6 +33,7 @@ from . import detectors
 from .excursions import first_recovery, peaks, pre_event_median
 from .robust_z import runs_of_rows
 from .series import Series, SeriesSpec
+from .transform import log_base
 
 if TYPE_CHECKING:
     import numpy as np
@@ -75,7 +76,7 @@ class RobustZSpec(_EventSpecBase):
         return self.baseline or self.window
 
     def detect(self, x: np.ndarray) -> detectors.Detection:
-        return detectors.robust_z(x, self.window, self.z, self.min_ratio)
+        return detectors.robust_z(x, self.window, self.z, self.min_ratio, log_base(self.transform))
 
 
 class EmaRatioSpec(_EventSpecBase):
@@ -85,7 +86,7 @@ class EmaRatioSpec(_EventSpecBase):
     warmup: int = Field(0, ge=0, description="Rows before this index are never flagged.")
 
     def detect(self, x: np.ndarray) -> detectors.Detection:
-        return detectors.ema_ratio(x, self.alpha, self.ratio, self.warmup)
+        return detectors.ema_ratio(x, self.alpha, self.ratio, self.warmup, log_base(self.transform))
 
 
 class ThresholdSpec(_EventSpecBase):

@@ -28,7 +28,8 @@ from .checkpoints import checkpoints_in
 from .elements import measure_stat
 from .lens import LensSpec, LensStat, measure_lens
 from .moments import ELEMENT_STATS, ElementStat
-from .windows import StepWindow, window_slice
+from .transform import TRANSFORM_FIELD, Transform, apply_transform
+from .windows import StepWindow, outside_data, window_slice
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,6 +56,7 @@ class SeriesSpec(Params):
     keep: list[str] = Field([], description="With `tensor` and an element statistic: named axes kept, then `across`.")
     across: Literal["max", "min", "mean", "median"] = Field("max", description="With `keep`: how kept indices combine.")
     select: dict[str, int] = Field({}, description="With `tensor`: named axis -> index read.")
+    transform: Transform = TRANSFORM_FIELD
 
     @model_validator(mode="after")
     def _column_or_tensor(self) -> SeriesSpec:
@@ -96,20 +98,28 @@ class SeriesSpec(Params):
 class Series:
     name: str
     steps: np.ndarray  # int64, strictly increasing
-    values: np.ndarray  # float64, NaN where missing
+    values: np.ndarray  # float64; a NaN/inf was logged as such (a step where the column was not written is absent)
+    nonpositive: int = 0  # values <= 0 left out by a log transform
 
 
 def load_series(run: Run, spec: SeriesSpec) -> Series:
+    """The series a spec names: a metrics column's written rows (or an activation statistic per
+    checkpoint), inside `steps`, under `transform`. An empty window names the data's step range."""
     if spec.tensor is not None:
-        return activation_series(run, spec)
-    assert spec.column is not None
-    table = run.metrics(spec.artifact)
-    steps = table.steps
-    values = table.column(spec.column)
-    if spec.steps is not None:
-        rows = window_slice(steps, spec.steps)  # steps are sorted: a view, no copy of a long column
-        steps, values = steps[rows], values[rows]
-    return Series(name=spec.column, steps=steps, values=values)
+        series = activation_series(run, spec)
+    else:
+        assert spec.column is not None
+        steps, values = run.metrics(spec.artifact).series(spec.column)
+        if spec.steps is not None:
+            rows = window_slice(steps, spec.steps)  # steps are sorted: a view, no copy of a long column
+            if rows.stop <= rows.start and steps.size:
+                raise CannotMeasure(outside_data(spec.artifact, spec.column, spec.steps, steps))
+            steps, values = steps[rows], values[rows]
+        series = Series(name=spec.column, steps=steps, values=values)
+    if spec.transform == "none":
+        return series
+    steps, values, nonpositive = apply_transform(series.steps, series.values, spec.transform)
+    return Series(name=series.name, steps=steps, values=values, nonpositive=nonpositive)
 
 
 def activation_series(run: Run, spec: SeriesSpec) -> Series:

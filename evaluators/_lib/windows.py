@@ -82,3 +82,11 @@ def no_rows(artifact: str, window: Bounds | None, what: str = "rows") -> str:
     """The reason given when a window of an artifact is empty."""
     where = f" with steps in {list(window)}" if window is not None else ""
     return f"artifact {artifact!r} has no {what}{where}"
+
+
+def outside_data(artifact: str, column: str, window: Bounds, steps: np.ndarray) -> str:
+    """The reason given when a window holds none of a column's rows: the rows' own step range."""
+    return (
+        f"artifact {artifact!r} has no rows of {column!r} with steps in {list(window)}: "
+        f"{column!r} has {steps.size} rows, steps {int(steps[0])}..{int(steps[-1])}"
+    )

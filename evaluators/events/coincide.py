@@ -14,6 +14,7 @@ from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
 from .._lib.series import load_series
 from .._lib.shift import circular_hits
 from .._lib.stats import count, fraction, p_value
+from .._lib.transform import transform_evidence, with_nonpositive
 
 if TYPE_CHECKING:
     import numpy as np
@@ -50,7 +51,7 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
 
     name = "events.coincide"
     levels = frozenset({"loss", "activation"})
-    version = "1"
+    version = "2"
     Params = CoincideParams
     statistics = (
         fraction("fraction", "Mean over ordered pairs of runs of the fraction of one's events matched in the other.", rate=True),
@@ -61,6 +62,9 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
         count("pairs", "Ordered pairs of runs whose first run has events."),
         Stat("events_per_run", "Mean number of events per run in the shared steps.", range=(0, math.inf)),
     )
+
+    def statistics_for(self, params: CoincideParams) -> tuple[Stat, ...]:
+        return with_nonpositive(self.statistics, params.events.transform)
 
     def evaluate_runs(
         self,
@@ -73,7 +77,7 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
         runs = sorted({r.id: r for rs in groups.values() for r in rs}.values(), key=lambda r: r.id)
         if len(runs) < 2:
             raise CannotMeasure(f"events.coincide needs at least 2 runs, got {len(runs)}")
-        first, last, onsets = _shared_onsets(runs, params)
+        first, last, onsets, nonpositive = _shared_onsets(runs, params)
         length = last - first + 1
         rng = np.random.default_rng(params.seed)
         shifts = rng.integers(1, length, size=(params.permutations, len(runs)))
@@ -107,16 +111,18 @@ class Coincide(CrossRunEvaluator[CoincideParams]):
                 "runs": len(runs),
                 "pairs": pairs,
                 "events_per_run": float(np.mean([o.size for o in onsets])),
+                **({"nonpositive": nonpositive} if params.events.transform != "none" else {}),
             },
             n=int(sum(o.size for o in onsets)),
             evidence={
                 "step_range": [first, last],
                 "events": {r.id: (o + first)[:EVIDENCE_EVENTS].tolist() for r, o in zip(runs, onsets, strict=True)},
+                **transform_evidence(params.events.transform, nonpositive),
             },
         )
 
 
-def _shared_onsets(runs: Sequence[Run], params: CoincideParams) -> tuple[int, int, list[np.ndarray]]:
+def _shared_onsets(runs: Sequence[Run], params: CoincideParams) -> tuple[int, int, list[np.ndarray], int]:
     """The step range every run covers, and each run's event onsets in it (as offsets from its start)."""
     import numpy as np
 
@@ -132,4 +138,4 @@ def _shared_onsets(runs: Sequence[Run], params: CoincideParams) -> tuple[int, in
     for s in series:
         on = find_events(s, params.events).select(params.events.kinds).onsets
         onsets.append(np.unique(on[(on >= first) & (on <= last)] - first))
-    return first, last, onsets
+    return first, last, onsets, sum(s.nonpositive for s in series)

@@ -10,9 +10,10 @@ from pydantic import Field
 from registry import CannotMeasure, Evaluator, Measurement, Stat
 
 from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
-from .._lib.series import load_series
+from .._lib.series import Series, load_series
 from .._lib.shift import shift_test
 from .._lib.stats import count, fraction, p_value
+from .._lib.transform import transform_evidence, with_nonpositive
 from .._lib.windows import Offsets
 
 if TYPE_CHECKING:
@@ -44,11 +45,15 @@ class Precedes(Evaluator[PrecedesParams]):
     shifts, `p_value` = (1 + #{shifted fraction >= observed}) / (1 + permutations), `lift` =
     fraction / base_rate. `n` is the number of target events. A strictly periodic signal train lines up
     with itself under shifts by its period, which only makes the test conservative.
+
+    Each series is the rows where its column was written (version 2), so a lead or lag is counted in
+    steps between written rows of each column, never across another metric's rows. With a log
+    `transform` on either spec, `nonpositive` counts the values <= 0 left out of both.
     """
 
     name = "events.precedes"
     levels = frozenset({"loss", "activation"})
-    version = "1"
+    version = "2"
     Params = PrecedesParams
     statistics = (
         fraction("fraction", "Target events with a signal onset `within` their window / target events.", rate=True),
@@ -59,11 +64,14 @@ class Precedes(Evaluator[PrecedesParams]):
         count("signal_events", "Signal events in the steps both series cover."),
     )
 
+    def statistics_for(self, params: PrecedesParams) -> tuple[Stat, ...]:
+        return with_nonpositive(self.statistics, _transform(params))
+
     def evaluate(self, params: PrecedesParams, run: Run) -> Measurement:
         import numpy as np
 
-        target_series = load_series(run, params.target)
-        signal_series = load_series(run, params.signal)
+        target_series = _series(run, "target", params.target)
+        signal_series = _series(run, "signal", params.signal)
         for role, spec, s in (("target", params.target, target_series), ("signal", params.signal, signal_series)):
             if s.steps.size == 0:
                 where = f" with steps in {list(spec.steps)}" if spec.steps is not None else ""
@@ -76,6 +84,7 @@ class Precedes(Evaluator[PrecedesParams]):
                 f"and signal ({params.signal.label}, steps {int(signal_series.steps[0])}..{int(signal_series.steps[-1])}) "
                 "series share no steps"
             )
+        nonpositive = target_series.nonpositive + signal_series.nonpositive
         target = find_events(target_series, params.target).select(params.target.kinds)
         signal = find_events(signal_series, params.signal).select(params.signal.kinds)
         t_on = target.onsets
@@ -94,6 +103,7 @@ class Precedes(Evaluator[PrecedesParams]):
             "signal_onsets": s_on[:EVIDENCE_EVENTS].tolist(),
             "target_kinds": target.counts(),
             "targets_outside_range": int((~t_in).sum()),
+            **transform_evidence(_transform(params), nonpositive),
         }
         return Measurement(
             statistics={
@@ -103,7 +113,21 @@ class Precedes(Evaluator[PrecedesParams]):
                 "p_value": result.p_value,
                 "target_events": int(t_on.size),
                 "signal_events": int(s_on.size),
+                **({"nonpositive": nonpositive} if _transform(params) != "none" else {}),
             },
             n=int(t_on.size),
             evidence=evidence,
         )
+
+
+def _transform(params: PrecedesParams) -> str:
+    """`log`/`log10` when either spec transforms its series ("none" otherwise)."""
+    used = [t for t in (params.target.transform, params.signal.transform) if t != "none"]
+    return used[0] if used else "none"
+
+
+def _series(run: Run, role: str, spec: EventSpec) -> Series:
+    try:
+        return load_series(run, spec)
+    except CannotMeasure as exc:
+        raise CannotMeasure(f"{role} {spec.label}: {exc.reason}") from None

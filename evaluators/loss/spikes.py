@@ -12,6 +12,7 @@ from registry import CannotMeasure, Evaluator, Measurement, Stat
 from .._lib.events import RobustZSpec, detect, events_from
 from .._lib.series import SeriesSpec, load_series
 from .._lib.stats import count
+from .._lib.transform import transform_evidence, with_nonpositive
 from .._lib.windows import no_rows
 
 if TYPE_CHECKING:
@@ -35,6 +36,9 @@ class Spikes(Evaluator[SpikesParams]):
     """Count loss spikes: a row t is flagged when (x_t − m) / (1.4826·MAD) > z and x_t / m > min_ratio,
     m and MAD being the median and median absolute deviation of the `window` rows before t.
 
+    The rows are those where the column was written (a step at which only other metrics were logged
+    is not a row; until version 3 it was a NaN row that blocked detection for `window` rows).
+    `transform: log` (or `log10`) looks at log values; values <= 0 are left out, counted in `nonpositive`.
     MAD = 0 counts as an infinite z when x_t > m. An event is a maximal run of consecutive flagged
     rows. Rows are taken in step order (within `steps`, when given); `n` is the number of rows
     examined (rows with a full window before them). Non-finite values are never flagged; they are
@@ -48,7 +52,7 @@ class Spikes(Evaluator[SpikesParams]):
 
     name = "loss.spikes"
     levels = frozenset({"loss"})
-    version = "2"
+    version = "3"
     Params = SpikesParams
     statistics = (
         count("count", "Spike events (maximal runs of flagged rows)."),
@@ -61,6 +65,9 @@ class Spikes(Evaluator[SpikesParams]):
         Stat("median_recovery_steps", "Median steps from onset to recovery over recovered events.", range=(0, math.inf)),
         count("unrecovered", "Events that never recover."),
     )
+
+    def statistics_for(self, params: SpikesParams) -> tuple[Stat, ...]:
+        return with_nonpositive(self.statistics, params.transform)
 
     def evaluate(self, params: SpikesParams, run: Run) -> Measurement:
         import numpy as np
@@ -78,6 +85,7 @@ class Spikes(Evaluator[SpikesParams]):
                 "min_ratio": params.min_ratio,
                 "recover_within": params.recover_within,
                 "tolerance": params.tolerance,
+                "transform": params.transform,
             }
         )
         detection = detect(values, spec)
@@ -99,11 +107,13 @@ class Spikes(Evaluator[SpikesParams]):
                 **events.counts(),
                 "median_recovery_steps": float(np.median(recovered)) if recovered.size else None,
                 "unrecovered": int((recovery < 0).sum()),
+                **({"nonpositive": series.nonpositive} if params.transform != "none" else {}),
             },
             n=examined,
             evidence={
                 "event_steps": events.onsets.tolist(),
                 "events": events.records(),
                 "nonfinite_steps": steps[np.flatnonzero(~finite)[:100]].tolist() if nonfinite_count else [],
+                **transform_evidence(params.transform, series.nonpositive),
             },
         )

@@ -12,7 +12,8 @@ from registry import CannotMeasure, Evaluator, Measurement, Params, Stat
 
 from .._lib.reduce import Across, Reduce, reduce
 from .._lib.series import SeriesSpec, SeriesStat, load_series
-from .._lib.windows import StepWindow, no_rows, window_slice
+from .._lib.transform import TRANSFORM_FIELD, Transform, apply_transform, transform_evidence, with_nonpositive
+from .._lib.windows import StepWindow, no_rows, outside_data, window_slice
 
 if TYPE_CHECKING:
     from registry import Run
@@ -52,10 +53,12 @@ class ResolvedSide:
     steps: tuple[int | None, int | None] | None
     reduce: str
     series: dict[str, Any]  # tensor, stat, ... (empty for a column side)
+    transform: str = "none"
 
     def spec(self) -> SeriesSpec:
         """The side as a `SeriesSpec` (an activation series; a column side never needs one)."""
-        return SeriesSpec.model_validate({"artifact": self.artifact, "steps": self.steps, **self.series})
+        fields = {"artifact": self.artifact, "steps": self.steps, **self.series, "transform": self.transform}
+        return SeriesSpec.model_validate(fields)
 
 
 class CompareParams(_SeriesFields):
@@ -66,6 +69,7 @@ class CompareParams(_SeriesFields):
     column: str | None = Field(None, description="Column of both sides unless a side names its own.")
     steps: StepWindow = None
     reduce: Reduce = Field("mean", description="How each side's values become one number.")
+    transform: Transform = TRANSFORM_FIELD
     a: Side = Field(description="The first side: {column or tensor + stat, steps, reduce, artifact}, each optional.")
     b: Side = Field(description="The second side.")
 
@@ -102,7 +106,7 @@ class CompareParams(_SeriesFields):
         how = side.reduce or self.reduce
         if side.column is not None or (side.tensor is None and self.tensor is None):
             # A metrics column: exactly as before activation series were accepted.
-            return ResolvedSide(side.artifact or self.artifact, side.column or self.column, steps, how, {})
+            return ResolvedSide(side.artifact or self.artifact, side.column or self.column, steps, how, {}, self.transform)
         # An activation series: the side's own fields first, then the top level's.
         series: dict[str, Any] = {}
         for f in _SERIES_FIELDS:
@@ -117,7 +121,7 @@ class CompareParams(_SeriesFields):
             artifact = self.artifact
         else:
             artifact = "activations"
-        return ResolvedSide(artifact, None, steps, how, series)
+        return ResolvedSide(artifact, None, steps, how, series, self.transform)
 
 
 class Compare(Evaluator[CompareParams]):
@@ -129,14 +133,16 @@ class Compare(Evaluator[CompareParams]):
     "blocks.*.hook_resid_post", stat: lens_agreement}`), reduced like metric.threshold (last, first,
     min, max, mean, median); a side inherits `artifact`, `column` or `tensor`/`stat`/..., `steps` and
     `reduce` from the top level, and a side that names its own `column` or `tensor` takes nothing of
-    the other kind from it. Missing values (NaN) are skipped and counted in `missing`; a side with no
+    the other kind from it. A column side is the rows where the column was written (version 2), so
+    the two sides' steps are each their own; `transform: log`/`log10` applies to both sides (values
+    <= 0 left out, counted in `nonpositive`). Logged NaNs are skipped and counted in `missing`; a side with no
     values cannot be measured. `n` is the smaller of the two sides' numbers of values (rows, or
     checkpoints for an activation series).
     """
 
     name = "metric.compare"
     levels = frozenset({"loss", "activation"})
-    version = "1"
+    version = "2"
     Params = CompareParams
     statistics = (
         Stat("a", "Side a's values reduced to one number."),
@@ -146,6 +152,9 @@ class Compare(Evaluator[CompareParams]):
         Stat("missing", "Missing (NaN) values on both sides, skipped.", range=(0, math.inf), type=int),
     )
 
+    def statistics_for(self, params: CompareParams) -> tuple[Stat, ...]:
+        return with_nonpositive(self.statistics, params.transform)
+
     def evaluate(self, params: CompareParams, run: Run) -> Measurement:
         import numpy as np
 
@@ -153,11 +162,13 @@ class Compare(Evaluator[CompareParams]):
         counts: list[int] = []
         missing = 0
         evidence: dict[str, Any] = {}
+        nonpositive = 0
         for label in ("a", "b"):
             side = params.resolved(label)
             try:
                 if side.column is not None:
                     s, values = _window_values(run, side.artifact, side.column, side.steps)
+                    s, values, dropped = apply_transform(s, values, params.transform)
                     what = f"column {side.column!r}"
                     described: dict[str, Any] = {"column": side.column}
                 else:
@@ -165,11 +176,12 @@ class Compare(Evaluator[CompareParams]):
                     series = load_series(run, spec)
                     if series.steps.size == 0:
                         raise CannotMeasure(f"artifact {spec.source_artifact!r} has no checkpoints in the window")
-                    s, values = series.steps, series.values
+                    s, values, dropped = series.steps, series.values, series.nonpositive
                     what = f"series {spec.label!r}"
                     described = {"series": spec.label}
             except CannotMeasure as exc:
                 raise CannotMeasure(f"side {label}: {exc.reason}") from None
+            nonpositive += dropped
             present = ~np.isnan(values)
             kept = values[present]
             missing += int(values.size - kept.size)
@@ -186,18 +198,21 @@ class Compare(Evaluator[CompareParams]):
                 "difference": a - b,
                 "ratio": a / b if b != 0 else None,
                 "missing": missing,
+                **({"nonpositive": nonpositive} if params.transform != "none" else {}),
             },
             n=min(counts),
-            evidence=evidence,
+            evidence={**evidence, **transform_evidence(params.transform, nonpositive)},
         )
 
 
 def _window_values(run: Run, artifact: str, column: str, steps: tuple[int | None, int | None] | None) -> Any:
     """(steps, values) of a column inside a step window, as views; CannotMeasure when it is empty."""
-    table = run.metrics(artifact)
-    all_steps = table.steps
-    values = table.column(column)
+    all_steps, values = run.metrics(artifact).series(column)
+    if not all_steps.size and run.metrics(artifact).steps.size:
+        raise CannotMeasure(f"column {column!r} is never written in artifact {artifact!r}")
     rows = window_slice(all_steps, steps)
     if rows.stop <= rows.start:
+        if all_steps.size and steps is not None:
+            raise CannotMeasure(outside_data(artifact, column, steps, all_steps))
         raise CannotMeasure(no_rows(artifact, steps))
     return all_steps[rows], values[rows]

@@ -19,7 +19,8 @@ from pydantic import Field
 from registry import CannotMeasure, Evaluator, Measurement, Params, Stat
 
 from .._lib.reduce import Reduce, reduce
-from .._lib.windows import StepWindow, no_rows, window_slice
+from .._lib.transform import TRANSFORM_FIELD, Transform, apply_transform, transform_evidence, with_nonpositive
+from .._lib.windows import StepWindow, no_rows, outside_data, window_slice
 
 if TYPE_CHECKING:
     from registry import Run
@@ -30,38 +31,48 @@ class ThresholdParams(Params):
     column: str = Field(description="Column to reduce (a metric name or an alias from the manifest).")
     steps: StepWindow = None
     reduce: Reduce = Field("last", description="How the window's values become one number.")
+    transform: Transform = TRANSFORM_FIELD
 
 
 class Threshold(Evaluator[ThresholdParams]):
     """Reduce one step-indexed column over a window of steps to a single `value`.
 
-    Missing values (NaN) are skipped and counted in `missing`; `n` is the number of values reduced.
+    The column's rows are those where it was written (version 2: a step at which only other metrics
+    were logged is not a row). Logged NaNs are skipped and counted in `missing`; `n` is the number of
+    values reduced. `transform: log`/`log10` reduces log values (values <= 0 left out, in `nonpositive`).
     """
 
     name = "metric.threshold"
     levels = frozenset({"loss", "activation"})
-    version = "1"
+    version = "2"
     Params = ThresholdParams
     statistics = (
         Stat("value", "The window's non-missing values reduced by `reduce` (null when all are missing)."),
         Stat("missing", "Missing (NaN) values in the window, skipped.", range=(0, math.inf), type=int),
     )
 
+    def statistics_for(self, params: ThresholdParams) -> tuple[Stat, ...]:
+        return with_nonpositive(self.statistics, params.transform)
+
     def evaluate(self, params: ThresholdParams, run: Run) -> Measurement:
         import numpy as np
 
-        table = run.metrics(params.artifact)
-        steps = table.steps
-        values = table.column(params.column)
+        steps, values = run.metrics(params.artifact).series(params.column)
         window = window_slice(steps, params.steps)  # steps are sorted: a view, not a mask and a copy
-        values = values[window]
-        present = ~np.isnan(values)
         if window.stop <= window.start:
+            if steps.size and params.steps is not None:
+                raise CannotMeasure(outside_data(params.artifact, params.column, params.steps, steps))
             raise CannotMeasure(no_rows(params.artifact, params.steps))
+        steps, values, nonpositive = apply_transform(steps[window], values[window], params.transform)
+        present = ~np.isnan(values)
         kept = values[present]
         value = reduce(kept, params.reduce) if kept.size else None
+        stats: dict[str, float | int | None] = {"value": value, "missing": int((~present).sum())}
+        if params.transform != "none":
+            stats["nonpositive"] = nonpositive
+        first_last = {"first_step": int(steps[0]), "last_step": int(steps[-1])} if steps.size else {}
         return Measurement(
-            statistics={"value": value, "missing": int((~present).sum())},
+            statistics=stats,
             n=int(kept.size),
-            evidence={"first_step": int(steps[window.start]), "last_step": int(steps[window.stop - 1])},
+            evidence={**first_last, **transform_evidence(params.transform, nonpositive)},
         )

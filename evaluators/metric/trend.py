@@ -11,6 +11,7 @@ from registry import CannotMeasure, Evaluator, Measurement, Stat
 
 from .._lib.kendall import kendall_tau
 from .._lib.series import SeriesSpec, load_series
+from .._lib.transform import transform_evidence, with_nonpositive
 from .._lib.windows import no_rows
 
 if TYPE_CHECKING:
@@ -32,13 +33,14 @@ class Trend(Evaluator[TrendParams]):
     tau-b and its p-value use the normal approximation without continuity correction (as
     scipy.stats.kendalltau(method="asymptotic"); implemented in evaluators/_lib/kendall.py, no scipy
     needed). `alternative` chooses the test: two-sided, or one-sided for an increasing or decreasing
-    trend. Missing values (NaN) are skipped and counted in `missing`; an infinite value, fewer than
+    trend. Rows are those where the column was written (version 2); logged NaNs are
+    skipped and counted in `missing`; an infinite value, fewer than
     two values, or a constant series cannot be measured. `n` is the number of values used.
     """
 
     name = "metric.trend"
     levels = frozenset({"loss", "activation"})
-    version = "1"
+    version = "2"
     Params = TrendParams
     statistics = (
         Stat("slope", "Least-squares slope of value against step, in value units per step."),
@@ -46,6 +48,9 @@ class Trend(Evaluator[TrendParams]):
         Stat("p_value", "p-value of tau under `alternative` (normal approximation).", range=(0, 1)),
         Stat("missing", "Missing (NaN) values in the window, skipped.", range=(0, math.inf), type=int),
     )
+
+    def statistics_for(self, params: TrendParams) -> tuple[Stat, ...]:
+        return with_nonpositive(self.statistics, params.transform)
 
     def evaluate(self, params: TrendParams, run: Run) -> Measurement:
         import numpy as np
@@ -75,7 +80,13 @@ class Trend(Evaluator[TrendParams]):
         slope = float(np.dot(xc, values - mean) / np.dot(xc, xc))
         tau = kendall_tau(values, params.alternative)
         return Measurement(
-            statistics={"slope": slope, "tau": tau.tau, "p_value": tau.p_value, "missing": missing},
+            statistics={
+                "slope": slope,
+                "tau": tau.tau,
+                "p_value": tau.p_value,
+                "missing": missing,
+                **({"nonpositive": series.nonpositive} if params.transform != "none" else {}),
+            },
             n=int(values.size),
             evidence={
                 "first_step": int(steps[0]),
@@ -83,5 +94,6 @@ class Trend(Evaluator[TrendParams]):
                 "fit_first": mean + slope * float(xc[0]),
                 "fit_last": mean + slope * float(xc[-1]),
                 "z": tau.z,
+                **transform_evidence(params.transform, series.nonpositive),
             },
         )

@@ -179,7 +179,7 @@ def test_evaluators_lists_the_builtins_with_params(project: Project) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     for head in (
-        "metric.threshold 1  levels: activation, loss",
+        "metric.threshold 2  levels: activation, loss",
         "params.column  Column to reduce",
         'params.reduce = "last"',
         "loss.spikes ",

@@ -325,7 +325,7 @@ def test_precedes_end_to_end(project: Project) -> None:
     verdict = yaml.safe_load(project.verdict("surges-precede-spikes", "spiky").read_text())
     (pred,) = verdict["predictions"]
     assert pred["outcome"] == "pass"
-    assert pred["evaluator_version"] == "1"
+    assert pred["evaluator_version"] == "2"
     assert pred["n"] == 10
     assert pred["statistics"]["fraction"] == 1.0
     assert pred["statistics"]["p_value"] == pytest.approx(1 / 201)
@@ -353,11 +353,12 @@ def precedes(**params: object) -> PrecedesParams:
 @pytest.mark.parametrize(
     ("columns", "params", "reason"),
     [
-        ({"step": [0, 1, 2], "loss": [1.0, 9.0, 1.0]}, {}, "metrics.csv has no column 'grad_norm'"),
+        ({"step": [0, 1, 2], "loss": [1.0, 9.0, 1.0]}, {}, "signal grad_norm: metrics.csv has no column 'grad_norm'"),
         (
             {"step": [0, 1, 2], "loss": [1.0, 9.0, 1.0], "grad_norm": [1.0, 1.0, 1.0]},
             {"signal": {"column": "grad_norm", "detector": "nonfinite", "steps": [100, 200]}},
-            "signal grad_norm: artifact 'metrics' has no rows with steps in [100, 200]",
+            "signal grad_norm: artifact 'metrics' has no rows of 'grad_norm' with steps in [100, 200]: "
+            "'grad_norm' has 3 rows, steps 0..2",
         ),
         (
             {"step": [0, 1, 2, 3], "loss": [1.0, 9.0, 1.0, 1.0], "grad_norm": [1.0, 1.0, 1.0, 1.0]},

@@ -64,7 +64,7 @@ def test_trend_on_a_falling_loss(tmp_path: Path) -> None:
     assert m.statistics["slope"] == pytest.approx(-0.01, rel=1e-2)
     assert m.statistics["tau"] < -0.9
     assert m.statistics["p_value"] < 1e-10
-    assert m.statistics["missing"] == 1
+    assert m.statistics["missing"] == 0  # the NaN is written as an empty cell: not a row of `loss`
     assert m.n == 99
     m = trend(run_with(tmp_path / "b", {"step": steps, "loss": loss}), alternative="increasing")
     assert m.statistics["p_value"] > 0.99
@@ -83,7 +83,11 @@ def test_trend_window(tmp_path: Path) -> None:
     ("columns", "params", "reason"),
     [
         ({"step": [], "loss": []}, {}, "artifact 'metrics' has no rows"),
-        ({"step": [0, 1], "loss": [1.0, 2.0]}, {"steps": [5, 9]}, "artifact 'metrics' has no rows with steps in [5, 9]"),
+        (
+            {"step": [0, 1], "loss": [1.0, 2.0]},
+            {"steps": [5, 9]},
+            "artifact 'metrics' has no rows of 'loss' with steps in [5, 9]: 'loss' has 2 rows, steps 0..1",
+        ),
         ({"step": [0], "loss": [1.0]}, {}, "column 'loss' has 1 value(s) in the window; a trend needs at least 2"),
         (
             {"step": [0, 1, 2], "loss": [1.0, float("nan"), float("nan")]},
@@ -120,7 +124,7 @@ def compare(run: Run, **params: Any) -> Any:
 def test_compare_two_windows_of_one_column(tmp_path: Path) -> None:
     run = run_with(tmp_path, {"step": list(range(10)), "loss": [4.0] * 5 + [2.0, 2.0, float("nan"), 2.0, 2.0]})
     m = compare(run, column="loss", a={"steps": [5, None]}, b={"steps": [0, 4]})
-    assert m.statistics == {"a": 2.0, "b": 4.0, "difference": -2.0, "ratio": 0.5, "missing": 1}
+    assert m.statistics == {"a": 2.0, "b": 4.0, "difference": -2.0, "ratio": 0.5, "missing": 0}  # an empty cell
     assert m.n == 4
     assert m.evidence["a"] == {"column": "loss", "reduce": "mean", "first_step": 5, "last_step": 9}
 
@@ -139,10 +143,10 @@ def test_compare_two_columns_with_own_reduce(tmp_path: Path) -> None:
     [
         (
             {"column": "loss", "a": {"steps": [0, 1]}, "b": {"steps": [50, 60]}},
-            "side b: artifact 'metrics' has no rows with steps in [50, 60]",
+            "side b: artifact 'metrics' has no rows of 'loss' with steps in [50, 60]: 'loss' has 3 rows, steps 0..2",
         ),
         ({"a": {"column": "loss"}, "b": {"column": "gone"}}, "side b: metrics.csv has no column 'gone'"),
-        ({"a": {"column": "loss"}, "b": {"column": "empty"}}, "side b: column 'empty' has only missing values in the window"),
+        ({"a": {"column": "loss"}, "b": {"column": "empty"}}, "side b: column 'empty' is never written in artifact 'metrics'"),
     ],
 )
 def test_compare_cannot_measure(tmp_path: Path, params: dict, reason: str) -> None:

@@ -38,13 +38,13 @@ def test_claim_artifact_and_evaluator_changes_make_verdicts_stale(evaluated: Pro
     metrics = evaluated.runs / "basic" / "metrics.csv"
     metrics.write_text(metrics.read_text() + "300,train,1.0,0.5,late\n")
     verdict = evaluated.verdict("final-loss-low", "basic")
-    verdict.write_text(verdict.read_text().replace("evaluator_version: '1'", "evaluator_version: '0'"))
+    verdict.write_text(verdict.read_text().replace("evaluator_version: '2'", "evaluator_version: '0'"))
     got = states()
     state, reasons = got[("one-spike", "basic")]
     assert state == "stale"
     assert reasons[0].startswith("claim changed since (recorded under an unrecorded earlier version, fingerprint ")
     assert reasons[1].startswith("artifact metrics changed (sha256 ")
-    assert got[("final-loss-low", "basic")][1][1] == "evaluator metric.threshold 0 → 1"
+    assert got[("final-loss-low", "basic")][1][1] == "evaluator metric.threshold 0 → 2"
     result = invoke("status", "--check")
     assert result.exit_code == 1, result.output
     assert result.output.rstrip().endswith("2 verdict(s): 2 stale")
@@ -73,7 +73,10 @@ def test_a_version_1_verdict_is_stale_until_re_evaluated(project: Project) -> No
     target = project.verdict("golden-all-levels", "basic")
     target.parent.mkdir(parents=True)
     shutil.copyfile(FIXTURES / "golden" / "golden-all-levels.basic.v1.yaml", target)
-    assert states()[("golden-all-levels", "basic")] == ("stale", ["written by verdict schema version 1 (now 3)"])
+    assert states()[("golden-all-levels", "basic")] == (
+        "stale",
+        ["written by verdict schema version 1 (now 3)", "evaluator metric.threshold 1 → 2", "evaluator loss.spikes 2 → 3"],
+    )
     assert invoke("evaluate").exit_code == 0
     assert states()[("golden-all-levels", "basic")] == ("ok", [])
 
