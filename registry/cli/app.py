@@ -85,11 +85,14 @@ def validate(
         list[Path] | None, typer.Argument(help="Claim files, run manifests or folders (default: the project's).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when there are warnings (lints).")] = False,
+    no_artifacts: Annotated[
+        bool, typer.Option("--no-artifacts", help="Skip checking the columns claims name against the runs' artifacts.")
+    ] = False,
 ) -> None:
     """Check claim files and run manifests; report every problem with file:line:col."""
     from registry.cli import commands
 
-    report = commands.validate(paths or [])
+    report = commands.validate(paths or [], artifacts=not no_artifacts)
     for lint in report.lints:
         print(lint.render(), file=sys.stderr)
     print(report.summary)
@@ -124,11 +127,11 @@ def evaluate(
         render_ci.junit(result, junit_xml)
     if fmt is EvaluateFormat.github:
         render_ci.github(result)
-    else:
+    elif result.verdicts or not result.failures:
         render.evaluation(result, fmt.value)
-    for error in result.refused:
+    for error in [*result.refused, *result.failures]:  # bad input: every other pair was judged and written
         print(error.render(), file=sys.stderr)
-    if result.refused:
+    if result.refused or result.failures:
         raise typer.Exit(EXIT_BAD_INPUT)
     if result.any_error:
         raise typer.Exit(EXIT_INTERNAL)
@@ -210,6 +213,10 @@ def status(
 
     result = commands.status()
     render_integrity.project_status(result, fmt.value)
+    for failure in result.broken:  # every other pair was listed
+        print(failure.render(), file=sys.stderr)
+    if result.broken:
+        raise typer.Exit(EXIT_BAD_INPUT)
     if check and result.problems:
         raise typer.Exit(EXIT_CHECK_FAILED)
 

@@ -13,7 +13,7 @@ from registry.language.load import CLAIM_SUFFIXES, load_claims
 from registry.language.loaded import LoadedClaim
 from registry.plugins import AnyEvaluator, EvaluatorRegistry, PluginFailure
 from registry.runs.manifest import MANIFEST, find_run_manifests
-from registry.runs.run import Run, load_runs
+from registry.runs.run import Run, load_runs, load_runs_isolated
 from registry.verdicts.engine import Evaluation, select_claims, write_verdicts
 from registry.verdicts.engine import evaluate as run_evaluation
 from registry.verdicts.file import read_verdicts
@@ -67,11 +67,13 @@ class Validation:
         return self.summary
 
 
-def validate(paths: list[Path]) -> Validation:
+def validate(paths: list[Path], artifacts: bool = True) -> Validation:
     """Validate claims and manifests; raises UserErrors with every problem, else returns a summary.
 
     Besides each file on its own: amendments (a non-draft claim changed after its verdicts were
-    recorded must say so) and `supersedes:` (registry/integrity/amendments.py and registry/language/checks.py), then lints."""
+    recorded must say so) and `supersedes:` (registry/integrity/amendments.py and registry/language/checks.py),
+    the columns claims name against the runs' artifacts (registry/language/artifacts.py; not with
+    `artifacts=False`), then lints."""
     settings = load_settings()
     evaluators = EvaluatorRegistry()
     if paths:
@@ -86,17 +88,26 @@ def validate(paths: list[Path]) -> Validation:
         claims = load_claims(claim_paths, evaluators) if claim_paths else []
     except UserErrors as exc:
         errors.extend(exc.errors)
+    runs: list[Run] = []
     try:
-        n_runs = len(load_runs(run_paths)) if run_paths else 0
+        runs = load_runs(run_paths) if run_paths else []
     except UserErrors as exc:
         errors.extend(exc.errors)
+        runs, _ = load_runs_isolated(run_paths)
+    n_runs = len(runs)
     from registry.integrity.amendments import cached_git, check_claims
+    from registry.language.artifacts import check_artifact_names, unmatched_claims
     from registry.language.lints import lint_claims
 
     errors.extend(check_claims(claims, settings.verdicts, cached_git(settings.root), complete=not paths))
+    if not run_paths and claims:  # claims given alone are checked against the project's runs
+        runs, _ = load_runs_isolated([r for r in settings.runs if r.exists()])
+    if artifacts:
+        errors.extend(check_artifact_names(claims, runs, settings.root / ".registry-cache" / "columns"))
     if errors:
         raise UserErrors(errors)
-    return Validation(f"ok: {len(claims)} claim(s), {n_runs} run(s)", lint_claims(claims, evaluators))
+    lints = lint_claims(claims, evaluators) + (unmatched_claims(claims, runs) if not paths else [])
+    return Validation(f"ok: {len(claims)} claim(s), {n_runs} run(s)", lints)
 
 
 def _load_project(settings: Settings, evaluators: EvaluatorRegistry) -> list[LoadedClaim]:
@@ -127,10 +138,12 @@ def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
     for d in run_dirs:
         if not d.exists():
             raise UserError("run folder does not exist", location=Location(display_path(d)))
-    runs: list[Run] = load_runs(run_dirs or [r for r in settings.runs if r.exists()])
+    runs, broken = load_runs_isolated(run_dirs or [r for r in settings.runs if r.exists()])
     refused = _refused(settings, claims)
     result = run_evaluation([c for c in claims if c.id not in refused], runs, evaluators)
     result.refused = [e for errors in refused.values() for e in errors]
+    for exc in broken:
+        result.fail(exc)
     write_verdicts(result, settings.verdicts)
     return result
 

@@ -27,7 +27,7 @@ from registry.language.fingerprint import fingerprint
 from registry.language.load import load_claims
 from registry.language.loaded import LoadedClaim
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from registry.runs.run import Run, load_runs, selects
+from registry.runs.run import Run, load_runs_isolated, selects
 from registry.verdicts.file import read_verdict
 from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Registration, Verdict, matches, recorded_fingerprint
 
@@ -53,6 +53,8 @@ class ProjectStatus:
     runs: list[Run] = field(default_factory=list)
     refused: dict[str, list[UserError]] = field(default_factory=dict)
     """Claim id -> why it is refused (changed after it was judged, not recorded as an amendment)."""
+    # Run manifests that could not be read: reported (exit 2), and every other pair still listed.
+    broken: list[UserError] = field(default_factory=list)
 
     @property
     def problems(self) -> list[PairState]:
@@ -63,10 +65,10 @@ class ProjectStatus:
         return {s: c[s] for s in STATES if c[s]}
 
 
-def _load(settings: Settings, evaluators: EvaluatorRegistry) -> tuple[list[LoadedClaim], list[Run]]:
+def _load(settings: Settings, evaluators: EvaluatorRegistry) -> tuple[list[LoadedClaim], list[Run], list[UserError]]:
     claims = load_claims([settings.claims], evaluators) if settings.claims.exists() else []
-    runs = load_runs([r for r in settings.runs if r.exists()])
-    return claims, runs
+    runs, broken = load_runs_isolated([r for r in settings.runs if r.exists()])
+    return claims, runs, broken
 
 
 def expected_pairs(claims: Sequence[LoadedClaim], runs: Sequence[Run]) -> dict[tuple[str, str], list[Run]]:
@@ -94,7 +96,9 @@ def _artifact_reasons(verdict: Verdict, runs: Sequence[Run]) -> list[str]:
             continue
         prefix = f"{ref.id}:" if verdict.run is None else ""
         for name, art in sorted(ref.artifacts.items()):
-            if name not in run.paths:
+            if name in run.broken:
+                reasons.append(f"artifact {prefix}{name} cannot be read: {run.broken[name].message}")
+            elif name not in run.paths:
                 reasons.append(f"artifact {prefix}{name} is no longer declared")
             elif run.paths[name].relative_to(run.folder).as_posix() != art.path:
                 reasons.append(f"artifact {prefix}{name} now points at {run.paths[name].relative_to(run.folder).as_posix()}")
@@ -155,7 +159,7 @@ def _refusal(errors: Sequence[UserError]) -> tuple[str, ...]:
 
 def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = None) -> ProjectStatus:
     evaluators = evaluators or EvaluatorRegistry()
-    claims, runs = _load(settings, evaluators)
+    claims, runs, broken = _load(settings, evaluators)
     registrar = Registrar.for_project(settings.root)
     registrar.prepare(runs)
     expected = expected_pairs(claims, runs)
@@ -166,7 +170,7 @@ def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = No
         if isinstance(read, Verdict):
             by_claim_read.setdefault(claim_id, []).append(read)
     refused = claim_errors(claims, settings.verdicts, lambda: (registrar.git, registrar.why_not), by_claim_read)
-    status = ProjectStatus(claims=claims, runs=runs, refused=refused)
+    status = ProjectStatus(claims=claims, runs=runs, refused=refused, broken=broken)
     seen: set[tuple[str, str]] = set()
     for key, verdict in files.items():
         seen.add(key)
@@ -179,9 +183,12 @@ def project_status(settings: Settings, evaluators: EvaluatorRegistry | None = No
             continue
         if key not in expected:
             why = f"the claim does not apply to run {key[1]!r}" if key[1] != ACROSS_RUNS else "the claim is not across runs"
+            state = "orphaned"
             if key[1] != ACROSS_RUNS and key[1] not in {r.id for r in runs}:
                 why = f"no run {key[1]!r}"
-            status.pairs.append(PairState(*key, "orphaned", (why,), verdict))
+                if broken:  # it may be one of the runs whose manifest could not be read
+                    state, why = "unreadable", f"no readable run {key[1]!r} ({len(broken)} run manifest(s) could not be read)"
+            status.pairs.append(PairState(*key, state, (why,), verdict))
             continue
         registration = registrar.of_verdict(lc, verdict, expected[key])
         if key[0] in status.refused:

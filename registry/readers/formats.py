@@ -60,6 +60,8 @@ def _of(kind: ArtifactKind) -> tuple[Format, ...]:
     return tuple(f for f in TABLE if f.kind == kind)
 
 
+# Every `format:` value a manifest may name.
+ALL_FORMATS = tuple(f.name for f in TABLE)
 # Suffix -> kind, for manifests that leave `kind` out (`.jsonl` is text unless `kind: metrics`).
 SUFFIX_KINDS: dict[str, ArtifactKind] = {s: f.kind for f in reversed(TABLE) for s in f.suffixes}
 # `format:` values that make an artifact a metrics table on their own.

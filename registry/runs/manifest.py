@@ -8,11 +8,27 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from registry.errors import Location, UserError, UserErrors, display_path
 from registry.files import walk
-from registry.readers.formats import METRICS_FORMATS, RUN_FORMATS, SUFFIX_KINDS, ArtifactKind, ScalarValue
+from registry.readers.formats import (
+    ALL_FORMATS,
+    METRICS_FORMATS,
+    RUN_FORMATS,
+    SUFFIX_KINDS,
+    TABLE,
+    ArtifactKind,
+    ScalarValue,
+)
 from registry.yamlsource import YamlDocument, load_yaml, located
 
 MANIFEST = "run.yaml"
@@ -46,6 +62,22 @@ class ArtifactSpec(Strict):
     # Activations only. Axis names per tensor: key is a tensor name, an alias or a glob; the first
     # exact key, else the first matching glob in manifest order, wins. Overrides the file's metadata.
     axes: dict[str, list[str]] = {}
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """One of the formats table's names (for a declared or suffix-told kind, one of that kind's)."""
+        if value is None or value in ALL_FORMATS:
+            return value
+        import difflib
+
+        path = str(info.data.get("path", ""))
+        kind = info.data.get("kind") or SUFFIX_KINDS.get("." + path.rsplit(".", 1)[-1].lower() if "." in path else "")
+        names = [f.name for f in TABLE if kind is None or f.kind == kind]
+        close = difflib.get_close_matches(value, names, n=1, cutoff=0.5)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        what = f"{kind} artifacts take" if kind else "formats:"
+        raise ValueError(f"unknown format {value!r}; {guess}{what} {', '.join(names)}")
 
     @field_validator("step_pattern")
     @classmethod

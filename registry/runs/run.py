@@ -31,6 +31,8 @@ class Run:
     _opened: dict[str, Any] = field(default_factory=dict, repr=False)
     _hashes: dict[str, str] = field(default_factory=dict, repr=False)
     _touched: set[str] | None = field(default=None, repr=False)
+    # Artifacts whose file is missing or unreadable: only the predictions that use one are affected.
+    broken: dict[str, UserError] = field(default_factory=dict)
 
     # Text artifacts up to this size are parsed once and kept (a parsed sample costs several times
     # its JSON size); larger ones are streamed on each pass (see `iter_samples`).
@@ -61,8 +63,13 @@ class Run:
 
     def path(self, name: str) -> Path:
         self.spec(name)
+        self._check(name)
         self._touch(name)
         return self.paths[name]
+
+    def _check(self, name: str) -> None:
+        if name in self.broken:
+            raise self.broken[name]
 
     def _touch(self, name: str) -> None:
         if self._touched is not None:
@@ -73,6 +80,7 @@ class Run:
         actual = spec.resolved_kind()
         if actual is not None and actual != kind:
             raise CannotMeasure(f"artifact {name!r} of run {self.id!r} is {actual}, not {kind}")
+        self._check(name)
         self._touch(name)
         return spec
 
@@ -148,10 +156,15 @@ def load_run(manifest_path: Path) -> Run:
     manifest, yaml_doc = load_run_manifest(manifest_path)
     folder = manifest_path.parent
     paths: dict[str, Path] = {}
+    broken: dict[str, UserError] = {}
     for name, spec in manifest.artifacts.items():
         loc = yaml_doc.locate(("artifacts", name, "path"))
-        paths[name] = resolve_inside(folder, spec.path, loc)
-    return Run(manifest=manifest, folder=folder, manifest_path=manifest_path, paths=paths)
+        try:
+            paths[name] = resolve_inside(folder, spec.path, loc)
+        except UserError as exc:  # only the predictions that read this artifact are affected
+            broken[name] = exc
+            paths[name] = folder / spec.path
+    return Run(manifest=manifest, folder=folder, manifest_path=manifest_path, paths=paths, broken=broken)
 
 
 def selects(applies_tags: list[str], applies_runs: list[str], run: Run) -> bool:
@@ -162,6 +175,16 @@ def selects(applies_tags: list[str], applies_runs: list[str], run: Run) -> bool:
 
 def load_runs(roots: Sequence[Path]) -> list[Run]:
     """Every run below `roots`; all manifest errors are collected, and run ids must be unique."""
+    runs, errors = load_runs_isolated(roots)
+    errors.extend(e for run in runs for e in run.broken.values())
+    if errors:
+        raise UserErrors(errors)
+    return runs
+
+
+def load_runs_isolated(roots: Sequence[Path]) -> tuple[list[Run], list[UserError]]:
+    """Every readable run below `roots`, and the errors of the others (a broken manifest, or a run id
+    used twice: the later folder is left out), so one broken run never stops the rest."""
     runs: list[Run] = []
     errors: list[UserError] = []
     for manifest in find_run_manifests(list(roots)):
@@ -181,7 +204,6 @@ def load_runs(roots: Sequence[Path]) -> list[Run]:
                     hint="run ids are unique across all run folders",
                 )
             )
+            continue
         seen[run.id] = run
-    if errors:
-        raise UserErrors(errors)
-    return runs
+    return list(seen.values()), errors

@@ -1,7 +1,8 @@
 """Evaluation: every selected claim on every run it applies to, measured, judged, then written.
 
-All verdicts are computed before any file is written, so bad input found half-way (a truncated
-artifact, say) leaves the verdict folder exactly as it was.
+All verdicts are computed before any file is written. Bad input found in one (claim, run) pair (an
+unreadable artifact, say) is recorded in `Evaluation.failures` and that pair is not judged: its verdict
+file is left as it was, and every other pair is judged and written (the CLI exits 2 at the end).
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import fnmatch
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from registry import __version__
-from registry.errors import CannotMeasure, UserError
+from registry.errors import CannotMeasure, UserError, UserErrors
 from registry.language.judge import combine, decision_rule, judge_measurement
 from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim, Outcome, Prediction
@@ -219,6 +221,13 @@ class Evaluation:
     refused: list[UserError] = field(default_factory=list)
     # The claims evaluated, by id: where each lives, for reports that point at a file and line (ci.py).
     claims: dict[str, LoadedClaim] = field(default_factory=dict)
+    # Bad input that kept (claim, run) pairs from being judged (a broken manifest, an unreadable
+    # artifact), each once; those pairs' verdict files are left as they were, every other pair is written.
+    failures: list[UserError] = field(default_factory=list)
+
+    def fail(self, exc: UserError) -> None:
+        if all(str(f) != str(exc) for f in self.failures):
+            self.failures.append(exc)
 
     @property
     def any_error(self) -> bool:
@@ -238,11 +247,22 @@ def evaluate(claims: Iterable[LoadedClaim], runs: Sequence[Run], evaluators: Eva
             result.unmatched.append(lc.id)
             continue
         if lc.claim.across_runs:
-            result.verdicts.append(evaluate_claim_across_runs(lc, chosen, evaluators))
+            _judge(result, partial(evaluate_claim_across_runs, lc, chosen, evaluators))
             continue
         for run in chosen:
-            result.verdicts.append(evaluate_claim_on_run(lc, run, evaluators))
+            _judge(result, partial(evaluate_claim_on_run, lc, run, evaluators))
     return result
+
+
+def _judge(result: Evaluation, pair: Callable[[], Verdict]) -> None:
+    """One (claim, run) verdict; bad input in it is recorded, and the other pairs go on."""
+    try:
+        result.verdicts.append(pair())
+    except UserErrors as exc:
+        for e in exc.errors:
+            result.fail(e)
+    except UserError as exc:
+        result.fail(exc)
 
 
 def write_verdicts(result: Evaluation, folder: Path) -> None:

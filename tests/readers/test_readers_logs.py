@@ -594,10 +594,13 @@ def test_unknown_format_lists_the_formats(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     (run / "m.log").write_text("x")
-    with pytest.raises(ArtifactError) as exc:
+    with pytest.raises(UserError) as exc:
         metrics(run, path="m.log", format="comet", kind="metrics")
-    assert exc.value.message == "unknown metrics format 'comet'"
-    assert exc.value.hint == "use one of csv, tsv, jsonl, parquet, tensorboard, mlflow, hf_trainer_state, lightning, wandb"
+    # Checked with the manifest, at its `format:` key, from the one formats table.
+    assert str(exc.value).endswith(
+        "run.yaml:5:13: artifacts.metrics.format: unknown format 'comet'; metrics artifacts take "
+        "csv, tsv, jsonl, parquet, tensorboard, mlflow, hf_trainer_state, lightning, wandb"
+    )
 
 
 def test_a_truncated_log_is_named_in_the_verdict(tmp_path):
