@@ -194,6 +194,17 @@ def new(
         print(f"wrote {written}")
 
 
+@app.command()
+def inspect(
+    run: Annotated[str, typer.Argument(help="A run folder, or the id of a run below the configured runs folders.")],
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    """Each artifact of a run: its format, columns with row counts and step ranges, tensors with shapes, samples."""
+    from registry.cli import commands, render
+
+    render.run_inspection(commands.inspect_run(run), fmt.value)
+
+
 # --- integrity of the record ------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from registry.language.judge import Decision
     from registry.language.lints import Lint
     from registry.report.build import Site
+    from registry.runs.inspect import ArtifactSummary
     from registry.runs.listing import RunRow
 
 
@@ -314,6 +315,28 @@ def new_claim(claim_id: str, area: str) -> list[str]:
     relative = os.path.relpath(schema_file, path.parent).replace(os.sep, "/")
     path.write_text(modeline(relative) + _TEMPLATE.format(id=claim_id), encoding="utf-8")
     return written
+
+
+def inspect_run(ref: str) -> list[ArtifactSummary]:
+    """What a run's artifacts hold: `ref` is a run folder (or its run.yaml) or the id of a configured run."""
+    from registry.runs.inspect import inspect_run as summarise
+    from registry.runs.run import load_run
+
+    path = Path(ref)
+    if path.is_dir() and (path / MANIFEST).is_file():
+        path = path / MANIFEST
+    if path.name == MANIFEST and path.is_file():
+        return summarise(load_run(path))
+    settings = load_settings()
+    runs, _ = load_runs_isolated([r for r in settings.runs if r.exists()])
+    by_id = {r.id: r for r in runs}
+    if ref not in by_id:
+        import difflib
+
+        close = difflib.get_close_matches(ref, list(by_id), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "give a run folder, or the id of a run in the configured runs folders"
+        raise UserError(f"no run {ref!r}", hint=hint)
+    return summarise(by_id[ref])
 
 
 # --- integrity of the record (README "Integrity of the record") ---------------------------------------

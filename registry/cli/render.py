@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from registry.cli.commands import ClaimDetail, ClaimRow
+    from registry.runs.inspect import ArtifactSummary
     from registry.verdicts.engine import Evaluation
     from registry.verdicts.model import Verdict
 
@@ -185,3 +186,30 @@ def claim_detail(detail: ClaimDetail) -> None:
         for line in _stat_summary(v).splitlines():
             console.print(f"    {escape(line)}")
 
+
+def run_inspection(summaries: list[ArtifactSummary], fmt: str) -> None:
+    if fmt == "json":
+        _json(
+            [
+                {
+                    "artifact": s.name,
+                    "path": s.path,
+                    "kind": s.kind,
+                    "format": s.format,
+                    "entries": {e.name: e.detail for e in s.entries},
+                    "problem": s.problem,
+                }
+                for s in summaries
+            ]
+        )
+        return
+    from rich.markup import escape
+
+    console = _console()
+    for s in summaries:
+        console.print(f"[bold]{escape(s.name)}[/]: {escape(s.path)} ({s.kind}, {s.format or 'unknown format'})")
+        if s.problem:
+            console.print(f"  [red]{escape(s.problem)}[/]")
+        width = max((len(e.name) for e in s.entries), default=0)
+        for e in s.entries:
+            console.print(f"  {escape(e.name.ljust(width))}  {escape(e.detail)}")

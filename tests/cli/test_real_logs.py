@@ -198,3 +198,27 @@ def test_a_quoted_number_against_a_numeric_statistic_is_refused_at_validate(proj
         "claims/c.yaml:13:40: predictions[0].expect[0].value: metric.threshold reports value as float; "
         "'2' is a string (hint: write the number without quotes)\n"
     )
+
+
+# --- inspect ------------------------------------------------------------------------------------------
+
+
+def test_inspect_lists_columns_with_their_written_rows_and_step_ranges(project: Project) -> None:
+    folder = project.runs / "r"
+    folder.mkdir(parents=True)
+    (folder / "metrics.csv").write_text("step,loss,val_loss\n0,3.0,\n10,2.0,\n15,,2.5\n20,1.0,\n")
+    write_run(folder, "r", {"metrics": {"path": "metrics.csv"}, "gone": {"path": "gone.csv"}})
+    result = invoke("inspect", "r")
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        "gone: gone.csv (metrics, unknown format)\n"
+        "  runs/r/run.yaml:7:11: artifacts.gone.path: artifact file 'gone.csv' does not exist "
+        "(hint: looked for runs/r/gone.csv)\n"
+        "metrics: metrics.csv (metrics, csv)\n"
+        "  step      4 rows, steps 0..20\n"
+        "  loss      3 rows, steps 0..20\n"
+        "  val_loss  1 rows, steps 15..15\n"
+    )
+    result = invoke("inspect", "q")
+    assert result.exit_code == 2, result.output
+    assert result.output == "no run 'q' (hint: give a run folder, or the id of a run in the configured runs folders)\n"
