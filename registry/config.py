@@ -71,3 +71,33 @@ def load_settings(start: Path | None = None) -> Settings:
         )
     runs = tuple((root / r).resolve() if not Path(r).is_absolute() else Path(r) for r in runs_value)
     return Settings(root=root, claims=folder("claims", "claims"), runs=runs, verdicts=folder("verdicts", "verdicts"))
+
+
+def settings_warnings(settings: Settings, run_dirs: tuple[Path, ...] = ()) -> list[str]:
+    """Warnings about where runs are looked for: a configured runs folder that does not exist, and a
+    `--run DIR` outside every configured one (its verdicts would be `orphaned` for `registry status`)."""
+    pyproject = display_path(settings.root / "pyproject.toml")
+    out = [
+        f"{pyproject}: warning: the configured runs folder {display_path(r)} does not exist "
+        "(hint: create it, or remove it from `runs` under [tool.registry])"
+        for r in settings.runs
+        if not r.exists()
+    ]
+    for d in run_dirs:
+        real = d.resolve()
+        if any(real == r or r in real.parents for r in settings.runs):
+            continue
+        listed = ", ".join(f'"{_relative(r, settings.root)}"' for r in settings.runs)
+        out.append(
+            f"{display_path(d)}: warning: this run folder is outside the configured runs folders, so "
+            f"`registry status` will call its verdicts orphaned (hint: in {pyproject}, set "
+            f'[tool.registry] runs = [{listed}{", " if listed else ""}"{_relative(real, settings.root)}"])'
+        )
+    return out
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -264,11 +264,12 @@ def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
         if exc.problem and exc.context and ctx is not None and mark is not None and ctx.line != mark.line:
             # e.g. an unclosed bracket: the error shows where parsing gave up; say where it began too
             problem += f" ({exc.context} that starts at line {ctx.line + 1}, column {ctx.column + 1})"
-        raise UserError(
-            f"YAML syntax error: {problem}",
-            location=Location(display_path(path), line, col),
-            hint="check indentation and quoting around this place",
-        ) from None
+        hint = "check indentation and quoting around this place"
+        lines = text.split("\n")
+        if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
+            problem = f"a tab character here ({problem})" if "tab" not in problem else problem
+            hint = "YAML indents with spaces only: replace the tab with spaces"
+        raise UserError(f"YAML syntax error: {problem}", location=Location(display_path(path), line, col), hint=hint) from None
     except yaml.YAMLError as exc:
         raise UserError(f"YAML error: {exc}", location=Location(display_path(path))) from None
     if node is None:

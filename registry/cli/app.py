@@ -122,6 +122,8 @@ def evaluate(
     """Evaluate claims on the runs they apply to and write one verdict file per (claim, run)."""
     from registry.cli import commands, render, render_ci
 
+    for warning in commands.warnings(run or []):
+        print(warning, file=sys.stderr)
     result = commands.evaluate(claims or [], run or [])
     if junit_xml is not None:
         render_ci.junit(result, junit_xml)
@@ -222,6 +224,8 @@ def status(
     """Stale verdicts (claim, artifacts or evaluator changed since) and pairs never evaluated."""
     from registry.cli import commands, render_integrity
 
+    for warning in commands.warnings([]):
+        print(warning, file=sys.stderr)
     result = commands.status()
     render_integrity.project_status(result, fmt.value)
     for failure in result.broken:  # every other pair was listed

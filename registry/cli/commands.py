@@ -111,6 +111,13 @@ def validate(paths: list[Path], artifacts: bool = True) -> Validation:
     return Validation(f"ok: {len(claims)} claim(s), {n_runs} run(s)", lints)
 
 
+def warnings(run_dirs: list[Path]) -> list[str]:
+    """Where runs are looked for: a missing configured runs folder, a `--run` folder outside them."""
+    from registry.config import settings_warnings
+
+    return settings_warnings(load_settings(), tuple(run_dirs))
+
+
 def _load_project(settings: Settings, evaluators: EvaluatorRegistry) -> list[LoadedClaim]:
     if not settings.claims.exists():
         raise UserError(

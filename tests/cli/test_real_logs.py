@@ -222,3 +222,36 @@ def test_inspect_lists_columns_with_their_written_rows_and_step_ranges(project: 
     result = invoke("inspect", "q")
     assert result.exit_code == 2, result.output
     assert result.output == "no run 'q' (hint: give a run folder, or the id of a run in the configured runs folders)\n"
+
+
+def test_a_tab_in_yaml_says_tab(project: Project) -> None:
+    (project.claims / "c.yaml").write_text("id: c\nkey:\n\t- a\n")
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "claims/c.yaml:3:1: YAML syntax error: a tab character here (found character that cannot start any token) "
+        "(hint: YAML indents with spaces only: replace the tab with spaces)\n"
+    )
+
+
+def test_a_run_folder_outside_the_configured_roots_warns_with_the_line_to_add(project: Project) -> None:
+    claim(project, "final-loss-low")
+    run(project, "r")
+    (project.runs / "r").rename(project.root / "elsewhere")
+    result = invoke("evaluate", "--run", "elsewhere")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "elsewhere: warning: this run folder is outside the configured runs folders, so `registry status` will call "
+        'its verdicts orphaned (hint: in pyproject.toml, set [tool.registry] runs = ["runs", "elsewhere"])\n'
+    )
+
+
+def test_a_missing_configured_runs_folder_is_a_warning(project: Project) -> None:
+    claim(project, "final-loss-low")
+    project.runs.rmdir()
+    result = invoke("status")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "pyproject.toml: warning: the configured runs folder runs does not exist "
+        "(hint: create it, or remove it from `runs` under [tool.registry])\n"
+    )
