@@ -282,7 +282,7 @@ status: draft
 authors: []
 tags: []
 references: []
-applies_to: {{tags: []}}
+applies_to: {{runs: [TODO-run-id]}}   # tags and/or run-id globs; applies to no run until filled in
 combine: all
 predictions:
   - id: final-loss-below
@@ -308,6 +308,15 @@ def new_claim(claim_id: str, area: str) -> list[str]:
     path = settings.claims / area / f"{claim_id}.yaml"
     if path.exists():
         raise UserError("file already exists", location=Location(display_path(path)))
+    from registry.language.load import claim_files
+
+    same = [p for p in claim_files([settings.claims]) if p.stem == claim_id] if settings.claims.exists() else []
+    if same:
+        raise UserError(
+            f"claim id {claim_id!r} is already used",
+            location=Location(display_path(same[0])),
+            hint="claim ids are unique across areas; choose another id",
+        )
     import json
     import os
 

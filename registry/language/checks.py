@@ -35,6 +35,22 @@ def id_matches_file_name(claim: Claim, path: Path, doc: YamlDocument) -> list[Us
     ]
 
 
+SKELETON_MARK = "TODO"
+
+
+def skeleton_filled(claim: Claim, doc: YamlDocument) -> list[UserError]:
+    """The prose `registry new` leaves to fill in (title, statement, falsified_if) no longer says TODO."""
+    return [
+        UserError(
+            f"still holds the skeleton's {SKELETON_MARK} text",
+            location=doc.locate((key,)),
+            hint=f"say what the claim is: `registry new` wrote {SKELETON_MARK} placeholders",
+        )
+        for key in ("title", "statement", "falsified_if")
+        if SKELETON_MARK in getattr(claim, key)
+    ]
+
+
 def level_supported(pred: Prediction, evaluator: EvaluatorBase[Any], doc: YamlDocument, base: KeyPath) -> list[UserError]:
     """The prediction's `level` is one its evaluator supports."""
     if pred.level in evaluator.levels:

@@ -31,7 +31,7 @@ def load_claim(path: Path, evaluators: EvaluatorRegistry) -> LoadedClaim:
         claim = Claim.model_validate(doc.data)
     except ValidationError as exc:
         raise UserErrors(located(exc, doc, Claim)) from None
-    errors = checks.id_matches_file_name(claim, path, doc)
+    errors = checks.id_matches_file_name(claim, path, doc) + checks.skeleton_filled(claim, doc)
     params: dict[str, BaseModel | None] = {}
     unavailable: dict[str, str] = {}
     for i, pred in enumerate(claim.predictions):

@@ -209,12 +209,12 @@ def test_schema_is_json_schema(project: Project) -> None:
     assert set(schema["required"]) >= {"id", "title", "statement", "falsified_if", "predictions"}
 
 
-def test_new_writes_a_claim_that_validates(project: Project) -> None:
+def test_new_writes_a_skeleton(project: Project) -> None:
     project.add_run("runs/basic")
     result = invoke("new", "loss-keeps-falling", "--area", "loss")
     assert result.exit_code == 0, result.output
     assert result.output == "wrote claims/loss/loss-keeps-falling.yaml\nwrote claim.schema.json\n"
-    assert invoke("validate").exit_code == 0
+    assert invoke("validate", "--no-artifacts").exit_code == 2  # its TODO text fails until filled in (test_real_logs.py)
     result = invoke("new", "loss-keeps-falling", "--area", "loss")
     assert result.exit_code == 2, result.output
     assert result.output == "claims/loss/loss-keeps-falling.yaml: file already exists\n"

@@ -255,3 +255,36 @@ def test_a_missing_configured_runs_folder_is_a_warning(project: Project) -> None
         "pyproject.toml: warning: the configured runs folder runs does not exist "
         "(hint: create it, or remove it from `runs` under [tool.registry])\n"
     )
+
+
+# --- registry new -----------------------------------------------------------------------------------------
+
+
+def test_a_new_skeleton_applies_to_no_run_and_fails_validate_until_filled(project: Project) -> None:
+    run(project, "r")
+    assert invoke("new", "my-claim", "--area", "loss").output == "wrote claims/loss/my-claim.yaml\n"
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "claims/loss/my-claim.yaml:2:8: title: still holds the skeleton's TODO text "
+        "(hint: say what the claim is: `registry new` wrote TODO placeholders)\n"
+        "claims/loss/my-claim.yaml:3:12: statement: still holds the skeleton's TODO text "
+        "(hint: say what the claim is: `registry new` wrote TODO placeholders)\n"
+        "claims/loss/my-claim.yaml:5:15: falsified_if: still holds the skeleton's TODO text "
+        "(hint: say what the claim is: `registry new` wrote TODO placeholders)\n"
+    )
+    path = project.claims / "loss" / "my-claim.yaml"
+    path.write_text(path.read_text().replace("TODO the", "the").replace("TODO one line", "one line"))
+    result = invoke("evaluate")
+    assert result.exit_code == 0, result.output
+    assert not (project.verdicts / "my-claim").exists()  # applies to no run until applies_to is filled in
+
+
+def test_new_refuses_an_id_used_in_another_area(project: Project) -> None:
+    assert invoke("new", "my-claim", "--area", "loss").exit_code == 0
+    result = invoke("new", "my-claim", "--area", "text")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "claims/loss/my-claim.yaml: claim id 'my-claim' is already used "
+        "(hint: claim ids are unique across areas; choose another id)\n"
+    )
