@@ -1,5 +1,7 @@
-"""`registry validate`'s look at the runs' artifacts: every metrics column a claim names must exist in
-the artifact of each run the claim applies to, and a claim that applies to no run is a warning.
+"""`registry validate`'s look at the runs' artifacts: every metrics column (and activation tensor) a claim
+names must exist in the artifact of each run the claim applies to, and a claim that applies to no run is
+a warning. Tensors are looked up (names, aliases, globs) in the header of the artifact's last checkpoint
+(safetensors/npy/npz/hdf5 headers; no tensor data is read).
 
 Column names come from the header where the format has one (CSV/TSV header row, Parquet schema, W&B
 export header, MLflow metric file names); formats without one (TensorBoard tags, trainer_state.json
@@ -24,15 +26,18 @@ from registry.yamlsource import KeyPath
 _HEADER_FORMATS = ("csv", "tsv", "parquet", "wandb", "mlflow")
 
 
-def column_refs(params: Any, base: KeyPath, artifact: str = "metrics") -> Iterator[tuple[str, str, KeyPath]]:
-    """(artifact, column, key path) of every metrics column named in a prediction's params, at any
-    depth (event specs, comparison sides, nested params); a nested spec inherits its parent's artifact."""
+def column_refs(params: Any, base: KeyPath, artifact: str | None = None) -> Iterator[tuple[str, str, KeyPath]]:
+    """(artifact, column or tensor, key path) of every metrics column and tensor named in a prediction's
+    params, at any depth (event specs, comparison sides, nested params); a nested spec inherits its
+    parent's artifact (default: metrics for a column, activations for a tensor)."""
     if isinstance(params, dict):
         own = params.get("artifact")
         here = own if isinstance(own, str) else artifact
-        column = params.get("column")
-        if isinstance(column, str) and params.get("tensor") is None:
-            yield here, column, (*base, "column")
+        column, tensor = params.get("column"), params.get("tensor")
+        if isinstance(column, str) and tensor is None:
+            yield here or "metrics", column, (*base, "column")
+        if isinstance(tensor, str):
+            yield here or "activations", tensor, (*base, "tensor")
         for key, value in params.items():
             if isinstance(value, dict | list):
                 yield from column_refs(value, (*base, key), here)
@@ -77,6 +82,20 @@ def _hint(column: str, names: list[str], run: Run, artifact: str) -> str:
     return (f"did you mean {close!r}? " if close else "") + f"columns are {listed}"
 
 
+def _tensor_error(run: Run, artifact: str, tensor: str) -> tuple[str, str] | None:
+    """(message, hint) when no tensor of the artifact's last checkpoint matches `tensor`."""
+    if run.spec(artifact).resolved_kind() not in (None, "activations"):
+        return None
+    store = run.tensors(artifact).store()
+    if store.match(tensor):
+        return None
+    names = store.names()
+    close = difflib.get_close_matches(tensor, names, n=1)
+    listed = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+    hint = (f"did you mean {close[0]!r}? " if close else "") + f"tensors are {listed}"
+    return f"run {run.id!r}: artifact {artifact!r} has no tensor matching {tensor!r}", hint
+
+
 def check_artifact_names(
     claims: Sequence[LoadedClaim], runs: Sequence[Run], cache_dir: Path | None = None
 ) -> list[UserError]:
@@ -91,6 +110,12 @@ def check_artifact_names(
                     if artifact not in run.manifest.artifacts or artifact in run.broken:
                         continue  # not declared: inconclusive by design; broken: reported with the run
                     try:
+                        if path[-1] == "tensor":
+                            error = _tensor_error(run, artifact, column)
+                            if error is not None:
+                                errors.append(UserError(error[0], location=lc.doc.locate(path), hint=error[1]))
+                                break
+                            continue
                         names = _names(run, artifact, cache_dir)
                     except UserError as exc:
                         if str(exc) not in seen:

@@ -288,3 +288,15 @@ def test_new_refuses_an_id_used_in_another_area(project: Project) -> None:
         "claims/loss/my-claim.yaml: claim id 'my-claim' is already used "
         "(hint: claim ids are unique across areas; choose another id)\n"
     )
+
+
+def test_validate_names_a_tensor_no_checkpoint_has(project: Project) -> None:
+    project.add_run("runs/basic")
+    path = project.add_claim("claims/activation/resid-rms-bounded.yaml")
+    path.write_text(path.read_text().replace("tensor: resid,", "tensor: resdi,"))
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "claims/resid-rms-bounded.yaml:9:22: predictions[0].params.tensor: run 'basic': artifact 'activations' "
+        "has no tensor matching 'resdi' (hint: did you mean 'resid'? tensors are resid)\n"
+    )
