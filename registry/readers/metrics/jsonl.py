@@ -42,45 +42,54 @@ def json_objects(path: Path, what: str = "a JSON object") -> Iterator[tuple[int,
 
 
 class JsonlSource(ColumnSource):
-    """Columns of a metrics JSONL file; `present(name)` is where the line has the key (not null)."""
+    """Columns of a metrics JSONL file; `present(name)` is where the line has the key (not null).
+
+    Each column is parsed by pyarrow block by block (only that key: an explicit schema, other keys
+    ignored); a column pyarrow refuses (NaN/Infinity tokens, a text value, a step beyond int64) is read
+    by the line-by-line path, which keeps logged NaNs and names the line of a bad value."""
 
     def __init__(self, path: Path, *, step: str = "step", text_columns: Sequence[str] = ()):
-        from array import array
-
         self.path = path
         self.step = step
         self.text_columns = set(text_columns)  # may hold text (the `where` columns)
         self._present: dict[str, np.ndarray | None] = {}
-        keys: dict[str, None] = {}
-        steps = array("q")
-        missing: int | None = None
-        for lineno, obj in json_objects(path):
-            keys.update(dict.fromkeys(obj))
-            value = obj.get(step)
-            if value is None and missing is None:
-                missing = lineno
-            steps.append(_step(path, lineno, step, value) if value is not None else 0)
-        if missing is not None and step in keys:
-            raise ArtifactError(path, f"no {step!r} on this line", line=missing, hint="every row of the log needs its step")
-        self.columns = list(keys)
-        self._steps = steps
+        self.columns = _keys(path)
 
     def present(self, name: str) -> np.ndarray | None:
         return self._present.get(name)
 
     def read(self, names: Sequence[str]) -> dict[str, Any]:
-        import numpy as np
-
         out: dict[str, Any] = {}
         for name in names:
-            if name == self.step:
-                values: Any = np.frombuffer(self._steps, dtype=np.int64) if self._steps else np.empty(0, np.int64)
-                present = np.ones(values.size, dtype=bool)
-            else:
-                values, present = self._column(name)
+            values, present = self._arrow(name) if name not in self.text_columns else (None, None)
+            if values is None or (name == self.step and present is not None):
+                values, present = self._column(name)  # the line-by-line path: exact values, located errors
             out[name] = values
-            self._present[name] = None if bool(present.all()) else present
+            self._present[name] = None if present is None or bool(present.all()) else present
         return out
+
+    def _arrow(self, name: str) -> tuple[Any, np.ndarray | None]:
+        import pyarrow as pa
+        import pyarrow.json as pj
+
+        from registry.readers.metrics.blocks import BLOCK, blocks, fill_column, line_count
+
+        kind = pa.int64() if name == self.step else pa.float64()
+        schema = pa.schema([(name, kind)])
+        read = pj.ReadOptions(use_threads=False, block_size=4 * BLOCK)
+        parse = pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
+
+        def chunks() -> Iterator[Any]:
+            for block in blocks(self.path, skip_first_line=False):
+                table = pj.read_json(pa.BufferReader(pa.py_buffer(block)), read_options=read, parse_options=parse)
+                yield table.column(0).combine_chunks()
+                del table
+                pa.default_memory_pool().release_unused()
+
+        try:
+            return fill_column(chunks(), line_count(self.path), kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None, None
 
     def _column(self, name: str) -> tuple[Any, np.ndarray]:
         import math
@@ -94,7 +103,12 @@ class JsonlSource(ColumnSource):
         for lineno, obj in json_objects(self.path):
             value = obj.get(name)
             present.append(value is not None)
-            if texts is not None:
+            if name == self.step:
+                if value is None:
+                    hint = "every row of the log needs its step"
+                    raise ArtifactError(self.path, f"no {name!r} on this line", line=lineno, hint=hint)
+                numbers.append(_step(self.path, lineno, name, value))
+            elif texts is not None:
                 texts.append(value)
             elif value is None:
                 numbers.append(math.nan)
@@ -110,7 +124,31 @@ class JsonlSource(ColumnSource):
         mask = np.frombuffer(bytes(present), dtype=bool)
         if texts is not None:
             return np.asarray(texts, dtype=object), mask
-        return (np.frombuffer(numbers, dtype=np.float64) if numbers else np.empty(0)), mask
+        values = np.frombuffer(numbers, dtype=np.float64) if numbers else np.empty(0)
+        return (values.astype(np.int64) if name == self.step else values), mask
+
+
+def _keys(path: Path) -> list[str]:
+    """Every key of any line, in first-seen order (pyarrow's inferred schema per block; the
+    line-by-line path when pyarrow refuses a block)."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    from registry.readers.metrics.blocks import BLOCK, blocks
+
+    keys: dict[str, None] = {}
+    try:
+        for block in blocks(path, skip_first_line=False):
+            options = pj.ReadOptions(use_threads=False, block_size=4 * BLOCK)
+            table = pj.read_json(pa.BufferReader(pa.py_buffer(block)), read_options=options)
+            keys.update(dict.fromkeys(table.column_names))
+            del table
+            pa.default_memory_pool().release_unused()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        keys = {}
+        for _, obj in json_objects(path):
+            keys.update(dict.fromkeys(obj))
+    return list(keys)
 
 
 def _step(path: Path, lineno: int, name: str, value: Any) -> int:

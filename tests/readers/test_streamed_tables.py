@@ -1,0 +1,63 @@
+"""CSV and metrics JSONL are streamed block by block (registry/readers/metrics/blocks.py): the values
+are those of the file, presence is where a cell or key was written, and bad input names its line."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from registry.errors import ArtifactError
+from registry.readers.metrics import blocks
+from registry.runs.run import load_run
+
+
+def table(folder: Path, name: str, text: str, **spec):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    kind = {"kind": "metrics"} if name.endswith(".jsonl") else {}
+    (folder / "run.yaml").write_text(yaml.safe_dump({"id": "r", "artifacts": {"m": {"path": name, **kind, **spec}}}))
+    return load_run(folder / "run.yaml").metrics("m")
+
+
+@pytest.fixture
+def small_blocks(monkeypatch):
+    monkeypatch.setattr(blocks, "BLOCK", 64)  # many blocks, lines cut across block ends
+
+
+def test_csv_across_many_blocks_equals_the_file(tmp_path, small_blocks):
+    rows = [f"{s},{'' if s % 7 == 3 else s / 10}" for s in range(500)]
+    t = table(tmp_path, "m.csv", "step,loss\n" + "\n".join(rows) + "\n")
+    steps, values = t.series("loss")
+    expected = [s for s in range(500) if s % 7 != 3]
+    assert steps.tolist() == expected and np.allclose(values, [s / 10 for s in expected])
+    assert t.steps.size == 500
+
+
+def test_jsonl_across_many_blocks_with_nan_tokens(tmp_path, small_blocks):
+    lines = [json.dumps({"step": s, **({} if s % 5 == 0 else {"loss": math.nan if s == 7 else s})}) for s in range(300)]
+    t = table(tmp_path, "m.jsonl", "\n".join(lines) + "\n")
+    steps, values = t.series("loss")
+    assert steps.size == 240 and math.isnan(values[steps.tolist().index(7)])  # a logged NaN is a row
+    assert np.nansum(values) == sum(s for s in range(300) if s % 5 and s != 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "column", "message"),
+    [
+        ("m.jsonl", '{"step": 0, "loss": 1}\n{"step": 1, "loss": "x"}\n', "loss", "m.jsonl:2: column 'loss' is not numeric"),
+        ("m.jsonl", '{"step": 0, "loss": 1}\n{"loss": 2}\n', "loss", "m.jsonl:2: no 'step' on this line"),
+        ("m.jsonl", f'{{"step": 0}}\n{{"step": {2**70}}}\n', "step", f"m.jsonl:2: step {2**70} is outside the 64-bit integer"),
+        ("m.jsonl", '{"step": 0}\n{"step": 1.5}\n', "step", "m.jsonl:2: 'step' is 1.5, not an integer step"),
+        ("m.csv", "step,loss\n0,1\n,2\n", "step", "m.csv:3: no 'step' in this row"),
+    ],
+)
+def test_bad_rows_are_located(tmp_path, name, text, column, message):
+    with pytest.raises(ArtifactError) as exc:
+        t = table(tmp_path, name, text)
+        t.series(column)
+    assert str(exc.value).rsplit("/", 1)[-1].startswith(message)
