@@ -149,7 +149,7 @@ class Compare(Evaluator[CompareParams]):
         Stat("b", "Side b's values reduced to one number."),
         Stat("difference", "a − b."),
         Stat("ratio", "a / b (null when b is 0)."),
-        Stat("missing", "Missing (NaN) values on both sides, skipped.", range=(0, math.inf), type=int),
+        Stat("missing", "Logged NaNs on both sides, skipped (unwritten steps: not rows).", range=(0, math.inf), type=int),
     )
 
     def statistics_for(self, params: CompareParams) -> tuple[Stat, ...]:

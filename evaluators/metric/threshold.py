@@ -48,7 +48,7 @@ class Threshold(Evaluator[ThresholdParams]):
     Params = ThresholdParams
     statistics = (
         Stat("value", "The window's non-missing values reduced by `reduce` (null when all are missing)."),
-        Stat("missing", "Missing (NaN) values in the window, skipped.", range=(0, math.inf), type=int),
+        Stat("missing", "Logged NaNs in the window, skipped (unwritten steps: not rows).", range=(0, math.inf), type=int),
     )
 
     def statistics_for(self, params: ThresholdParams) -> tuple[Stat, ...]:

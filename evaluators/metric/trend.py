@@ -46,7 +46,7 @@ class Trend(Evaluator[TrendParams]):
         Stat("slope", "Least-squares slope of value against step, in value units per step."),
         Stat("tau", "Kendall's tau-b of value against step.", range=(-1, 1)),
         Stat("p_value", "p-value of tau under `alternative` (normal approximation).", range=(0, 1)),
-        Stat("missing", "Missing (NaN) values in the window, skipped.", range=(0, math.inf), type=int),
+        Stat("missing", "Logged NaNs in the window, skipped (unwritten steps: not rows).", range=(0, math.inf), type=int),
     )
 
     def statistics_for(self, params: TrendParams) -> tuple[Stat, ...]:

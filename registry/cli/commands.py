@@ -335,24 +335,10 @@ def new_claim(claim_id: str, area: str) -> list[str]:
 
 def inspect_run(ref: str) -> list[ArtifactSummary]:
     """What a run's artifacts hold: `ref` is a run folder (or its run.yaml) or the id of a configured run."""
+    from registry.runs.inspect import find_run
     from registry.runs.inspect import inspect_run as summarise
-    from registry.runs.run import load_run
 
-    path = Path(ref)
-    if path.is_dir() and (path / MANIFEST).is_file():
-        path = path / MANIFEST
-    if path.name == MANIFEST and path.is_file():
-        return summarise(load_run(path))
-    settings = load_settings()
-    runs, _ = load_runs_isolated([r for r in settings.runs if r.exists()])
-    by_id = {r.id: r for r in runs}
-    if ref not in by_id:
-        import difflib
-
-        close = difflib.get_close_matches(ref, list(by_id), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "give a run folder, or the id of a run in the configured runs folders"
-        raise UserError(f"no run {ref!r}", hint=hint)
-    return summarise(by_id[ref])
+    return summarise(find_run(ref, load_settings().runs))
 
 
 # --- integrity of the record (README "Integrity of the record") ---------------------------------------

@@ -4,10 +4,13 @@ range; for activations, the checkpoints and each tensor's shape; for text, the n
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from registry.errors import CannotMeasure, UserError
-from registry.runs.run import Run
+from registry.runs.manifest import MANIFEST
+from registry.runs.run import Run, load_run, load_runs_isolated
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,24 @@ class ArtifactSummary:
     entries: list[Entry] = field(default_factory=list)
     problem: str | None = None
     """Why the artifact could not be read (the located message); the others are still listed."""
+
+
+def find_run(ref: str, roots: Sequence[Path]) -> Run:
+    """A run folder (or its run.yaml), or the id of a run below `roots`."""
+    path = Path(ref)
+    if path.is_dir() and (path / MANIFEST).is_file():
+        path = path / MANIFEST
+    if path.name == MANIFEST and path.is_file():
+        return load_run(path)
+    runs, _ = load_runs_isolated([r for r in roots if r.exists()])
+    by_id = {r.id: r for r in runs}
+    if ref not in by_id:
+        import difflib
+
+        close = difflib.get_close_matches(ref, list(by_id), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "give a run folder, or the id of a run in the configured runs folders"
+        raise UserError(f"no run {ref!r}", hint=hint)
+    return by_id[ref]
 
 
 def inspect_run(run: Run) -> list[ArtifactSummary]:

@@ -97,7 +97,7 @@ def test_evaluators_name_shows_one_evaluator_in_full(project: Project) -> None:
     result = invoke("evaluators", "metric.threshold")
     assert result.exit_code == 0, result.output
     out = result.output
-    assert out.startswith("metric.threshold 1  levels: activation, loss\n")
+    assert out.startswith("metric.threshold 2  levels: activation, loss\n")
     assert "loss.spikes" not in out
     assert "  column: string, required\n" in out
     assert '  reduce: string, default "last"\n      one of: "last", "first", "min", "max", "mean", "median"' in out

@@ -75,7 +75,7 @@ def test_a_broken_manifest_keeps_its_old_verdict_and_the_others_go_on(project: P
     status = invoke("status")
     assert status.exit_code == 2, status.output
     assert "runs/bad/run.yaml:2:1: artefacts: unknown key" in status.output
-    assert "│ final-loss-low │ bad" in status.output and "unreadable" in status.output
+    assert "final-loss-low\tbad\tunreadable\tno readable run 'bad' (1 run manifest(s) could not be read)\n" in status.output
 
 
 def test_a_missing_artifact_affects_only_the_predictions_that_read_it(project: Project) -> None:
@@ -262,15 +262,15 @@ def test_a_missing_configured_runs_folder_is_a_warning(project: Project) -> None
 
 def test_a_new_skeleton_applies_to_no_run_and_fails_validate_until_filled(project: Project) -> None:
     run(project, "r")
-    assert invoke("new", "my-claim", "--area", "loss").output == "wrote claims/loss/my-claim.yaml\n"
+    assert invoke("new", "my-claim", "--area", "loss").output == "wrote claims/loss/my-claim.yaml\nwrote claim.schema.json\n"
     result = invoke("validate")
     assert result.exit_code == 2, result.output
     assert result.output == (
-        "claims/loss/my-claim.yaml:2:8: title: still holds the skeleton's TODO text "
+        "claims/loss/my-claim.yaml:3:8: title: still holds the skeleton's TODO text "
         "(hint: say what the claim is: `registry new` wrote TODO placeholders)\n"
-        "claims/loss/my-claim.yaml:3:12: statement: still holds the skeleton's TODO text "
+        "claims/loss/my-claim.yaml:4:12: statement: still holds the skeleton's TODO text "
         "(hint: say what the claim is: `registry new` wrote TODO placeholders)\n"
-        "claims/loss/my-claim.yaml:5:15: falsified_if: still holds the skeleton's TODO text "
+        "claims/loss/my-claim.yaml:6:15: falsified_if: still holds the skeleton's TODO text "
         "(hint: say what the claim is: `registry new` wrote TODO placeholders)\n"
     )
     path = project.claims / "loss" / "my-claim.yaml"

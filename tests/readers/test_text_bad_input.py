@@ -117,7 +117,7 @@ def test_bad_text_artifact(evaluated: Project, case: str) -> None:
     assert result.exit_code == 2, result.output
     # The good run is still judged (its verdict unchanged); the bad one is reported once, at the end.
     assert result.output.endswith(expected + "\n")
-    assert "reads-text │ good" in result.output
+    assert "reads-text\tgood\tpass" in result.output
     assert "Traceback" not in result.output
     assert evaluated.verdict_snapshot() == before
 
