@@ -4,6 +4,7 @@ verdicts; messages that used to mislead. Each case pins its message and exit cod
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import Project, invoke, write_run, write_table
@@ -300,3 +301,27 @@ def test_validate_names_a_tensor_no_checkpoint_has(project: Project) -> None:
         "claims/resid-rms-bounded.yaml:9:22: predictions[0].params.tensor: run 'basic': artifact 'activations' "
         "has no tensor matching 'resdi' (hint: did you mean 'resid'? tensors are resid)\n"
     )
+
+
+def test_a_trainer_state_under_another_name_is_read_as_hf(project: Project) -> None:
+    claim(project, "final-loss-low")
+    folder = project.runs / "r"
+    folder.mkdir()
+    history = '{"log_history": [{"loss": 2.0, "step": 10}, {"eval_loss": 3.0, "step": 15}, {"loss": 1.5, "step": 20}]}'
+    (folder / "state-1500.json").write_text(history)
+    write_run(folder, "r", {"metrics": {"path": "state-1500.json", "kind": "metrics"}})
+    result = invoke("evaluate")
+    assert result.exit_code == 0, result.output
+    text = project.verdict("final-loss-low", "r").read_text()
+    assert "value: 1.5" in text and "n: 2" in text  # loss has 2 written rows; the eval step is not one
+
+
+def test_validate_caches_the_names_of_a_log_without_a_header(project: Project) -> None:
+    claim(project, "c", params="{column: loss}")
+    folder = project.runs / "r"
+    folder.mkdir()
+    (folder / "m.jsonl").write_text('{"step": 0, "loss": 1}\n{"step": 1, "acc": 0.5}\n')
+    write_run(folder, "r", {"metrics": {"path": "m.jsonl", "kind": "metrics"}})
+    assert invoke("validate").exit_code == 0
+    cached = list((project.root / ".registry-cache" / "columns").glob("*.json"))
+    assert len(cached) == 1 and sorted(json.loads(cached[0].read_text())) == ["acc", "loss", "step"]
