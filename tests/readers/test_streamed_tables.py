@@ -61,3 +61,15 @@ def test_bad_rows_are_located(tmp_path, name, text, column, message):
         t = table(tmp_path, name, text)
         t.series(column)
     assert str(exc.value).rsplit("/", 1)[-1].startswith(message)
+
+
+def test_a_step_outside_int64_in_a_row_log_is_located(tmp_path):
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "trainer_state.json").write_text(json.dumps({"log_history": [{"loss": 1, "step": 0}, {"loss": 2, "step": 2**70}]}))
+    (folder / "run.yaml").write_text(yaml.safe_dump({"id": "r", "artifacts": {"m": {"path": "trainer_state.json"}}}))
+    with pytest.raises(ArtifactError) as exc:
+        load_run(folder / "run.yaml").metrics("m").series("loss")
+    assert str(exc.value).endswith(
+        f"trainer_state.json: log_history[1]: step {2**70} is outside the 64-bit integer range (hint: steps must fit in int64)"
+    )

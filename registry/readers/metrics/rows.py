@@ -211,7 +211,9 @@ def _step_array(log: RowLog) -> np.ndarray:
             value = None
         if value is None or isinstance(raw, bool) or not math.isfinite(value) or value != round(value):
             raise log.error(i, f"{log.step_name!r} is {raw!r}, not an integer step")
-        out[i] = int(value)
+        if not -(2**63) <= value < 2**63:
+            raise log.error(i, f"step {raw} is outside the 64-bit integer range", hint="steps must fit in int64")
+        out[i] = int(raw) if isinstance(raw, int) else int(value)
     return out
 
 
