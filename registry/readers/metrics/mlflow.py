@@ -153,6 +153,9 @@ def _metric_file(file: Path) -> tuple[np.ndarray, np.ndarray]:
             step = int(parts[2]) if len(parts) == 3 else 0
         except ValueError:
             raise ArtifactError(file, f"expected 'timestamp value step', got {line.strip()!r}", line=lineno) from None
+        if not -(2**63) <= step < 2**63:
+            message = f"step {step} is outside the 64-bit integer range"
+            raise ArtifactError(file, message, line=lineno, hint="steps must fit in int64")
         steps.append(step)
         values.append(value)
     return np.asarray(steps, dtype=np.int64), np.asarray(values, dtype=np.float64)
