@@ -147,6 +147,7 @@ def list_claims(fmt: Annotated[Format, typer.Option("--format", help="Output for
     from registry.cli import commands, render
 
     render.claim_list(commands.list_claims(), fmt.value)
+    _report_unreadable_runs(commands.unreadable_runs())
 
 
 @app.command()
@@ -155,6 +156,15 @@ def show(claim: Annotated[str, typer.Argument(help="Claim id.")]) -> None:
     from registry.cli import commands, render
 
     render.claim_detail(commands.show(claim))
+    _report_unreadable_runs(commands.unreadable_runs())
+
+
+def _report_unreadable_runs(errors: list[UserError]) -> None:
+    """Bad run manifests, after the output they did not stop: each once, then exit 2."""
+    for error in errors:
+        print(error.render(), file=sys.stderr)
+    if errors:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command()

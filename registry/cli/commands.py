@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry.config import Settings, load_settings
+from registry.config import Settings, load_settings, settings_warnings
 from registry.errors import Location, UserError, UserErrors, display_path
 from registry.files import walk
 from registry.language.load import CLAIM_SUFFIXES, load_claims
@@ -113,8 +113,6 @@ def validate(paths: list[Path], artifacts: bool = True) -> Validation:
 
 def warnings(run_dirs: list[Path]) -> list[str]:
     """Where runs are looked for: a missing configured runs folder, a `--run` folder outside them."""
-    from registry.config import settings_warnings
-
     return settings_warnings(load_settings(), tuple(run_dirs))
 
 
@@ -171,10 +169,15 @@ def _registrations(
 ) -> dict[tuple[str, str], Registration | None]:
     from registry.integrity.registration import Registrar
 
-    runs = load_runs([r for r in settings.runs if r.exists()])
+    runs, _ = load_runs_isolated([r for r in settings.runs if r.exists()])  # unreadable ones: unreadable_runs()
     registrar = Registrar.for_project(settings.root)
     registrar.prepare(runs)
     return {(lc.id, v.run_label): registrar.of_verdict(lc, v, runs) for lc in claims for v in verdicts[lc.id]}
+
+
+def unreadable_runs() -> list[UserError]:
+    """The run manifests that cannot be read (list and show go on without those runs, then report them)."""
+    return load_runs_isolated([r for r in load_settings().runs if r.exists()])[1]
 
 
 def list_claims() -> list[ClaimRow]:

@@ -325,3 +325,17 @@ def test_validate_caches_the_names_of_a_log_without_a_header(project: Project) -
     assert invoke("validate").exit_code == 0
     cached = list((project.root / ".registry-cache" / "columns").glob("*.json"))
     assert len(cached) == 1 and sorted(json.loads(cached[0].read_text())) == ["acc", "loss", "step"]
+
+
+def test_list_and_show_go_on_past_a_broken_manifest(project: Project) -> None:
+    claim(project, "final-loss-low")
+    run(project, "good")
+    assert invoke("evaluate").exit_code == 0
+    folder = project.runs / "bad"
+    folder.mkdir()
+    (folder / "run.yaml").write_text("id: bad\nartefacts: {}\n")
+    for args in (["list"], ["show", "final-loss-low"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, result.output
+        assert "final-loss-low" in result.stdout
+        assert result.stderr == "runs/bad/run.yaml:2:1: artefacts: unknown key (hint: did you mean 'artifacts'?)\n"
