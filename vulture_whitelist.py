@@ -7,6 +7,7 @@ A line is a bare reference to the name (or `_.attribute`); nothing here runs.
 # Evaluators are found through the `registry.evaluators` entry points in pyproject.toml, never imported by name.
 ActivationStat
 PrecedesPooled
+Locked
 Attention
 Coincide
 RunsCompare

@@ -150,7 +150,7 @@ def test_case(
 
 def test_every_builtin_has_cases(evaluators: EvaluatorRegistry) -> None:
     builtins = {n for n in evaluators.names() if evaluators.get(n).__module__.startswith("evaluators.")}
-    assert len(builtins) == 18
+    assert len(builtins) == 19
     assert {f.stem for f in FILES} == builtins
     for name in builtins:
         assert any("cannot_measure" not in c for c in DATA[name]["cases"]), f"{name} has no measured case"

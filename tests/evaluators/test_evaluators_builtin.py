@@ -37,7 +37,7 @@ def test_params_refused(evaluators: EvaluatorRegistry, evaluator: str, params: d
 
 def test_builtins_declare_the_contract(evaluators: EvaluatorRegistry) -> None:
     builtins = [n for n in evaluators.names() if evaluators.get(n).__module__.startswith("evaluators.")]
-    assert len(builtins) == 18
+    assert len(builtins) == 19
     for name in builtins:
         ev = evaluators.get(name)
         assert ev.name == name
