@@ -1,20 +1,5 @@
-"""activation.attention — per-head attention entropy and weights from attention patterns, and the
-largest pre-softmax attention logit from attention scores.
-
-Definitions (natural logarithms throughout):
-- A row is one query's distribution over keys: the last axis of a `[..., head, query, key]` tensor.
-- Entropy of a row: H = -Σ p log p over the weights p > 0 (masked keys have weight 0). From scores,
-  the row's softmax is taken first; masked scores are -inf. A head's entropy is the mean of H over
-  all its rows (every batch element and query position). Causally masked early queries have few keys
-  and low entropy by construction; they are included, as in the usual per-head averages.
-- `entropy_mean` / `entropy_min`: mean / minimum of the heads' entropies (over every matching tensor,
-  e.g. every layer); `frac_low_entropy`: fraction of heads whose entropy is below `entropy_below`.
-- `max_weight`: the largest attention weight anywhere.
-- `max_logit` (scores only): the largest finite pre-softmax score anywhere.
-- Rows holding NaN or +inf are left out and counted in `nonfinite` (rows); rows that are entirely
-  masked (-inf) are left out silently. A "pattern" whose rows do not sum to 1 (within 0.02, enough
-  for bf16) is refused: it is probably scores.
-"""
+"""Measuring attention per checkpoint, for `activation.attention` and for attention statistics used as a
+series; the definitions are in `evaluators/activation/attention.py`."""
 
 from __future__ import annotations
 

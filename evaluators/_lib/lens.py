@@ -1,25 +1,5 @@
-"""activation.lens — the logit lens: read each layer's residual stream through the model's final norm
-and unembedding, and compare its top-1 with the model's output and with the targets.
-
-Definitions:
-- Per layer ℓ and position i: logits_ℓ,i = norm(resid_ℓ,i) · W_U + b_U, where norm is the final
-  LayerNorm, (x - mean(x)) / sqrt(var(x) + eps) · w + b with the biased variance and eps = 1e-5
-  (PyTorch's default; a parameter), or RMSNorm x / sqrt(mean(x²) + eps) · w, or none. W_U is
-  [d_model, d_vocab] (TransformerLens); b_U, the norm bias and the norm itself are used when the
-  artifact holds them (`norm: auto`). With `logits:` the per-layer logits are read as stored instead.
-- The reference output is the lens of the last layer listed (the model's own output when that is the
-  final residual stream), or the tensor `final:` names.
-- `agreement`: fraction of positions where the layer's top-1 equals the output's top-1.
-- `accuracy`: fraction of positions where the layer's top-1 equals the target.
-- `cross_entropy`: mean over positions of logsumexp(logits) - logits[target], in nats.
-- Statistics are for one layer (`layer`, an index into the ordered list of layers; default -2, the
-  last but one); every layer's figures are in the evidence. Layers are ordered by the numbers in
-  their names (`blocks.10` after `blocks.9`).
-- Positions whose residual or logits hold a non-finite value are left out and counted in
-  `nonfinite` (per layer, the chosen layer's count is reported); targets outside [0, vocab) are left
-  out of accuracy and cross-entropy and counted in `ignored_targets`.
-- `n`: positions measured at the chosen layer (single file); checkpoints measured (folder).
-"""
+"""The logit lens per checkpoint, for `activation.lens` and for lens statistics used as a series; the
+definitions are in `evaluators/activation/lens.py`."""
 
 from __future__ import annotations
 
