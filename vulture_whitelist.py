@@ -24,6 +24,7 @@ Top1Agreement
 Perplexity
 
 # Choices of a CLI option: typer reads the enum's members.
+dask  # Executor.dask (registry evaluate --executor dask)
 markdown  # DiffFormat.markdown (registry diff --format markdown)
 
 # Fields of pydantic models: read through model_dump (verdict files, JSON Schema, fingerprints), never by attribute.

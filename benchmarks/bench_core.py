@@ -115,7 +115,7 @@ def main() -> None:
     parquet = metrics_parquet(args.rows)
     with tempfile.TemporaryDirectory() as tmp:
         project(Path(tmp), parquet)
-        m = best_of(3, [registry, "evaluate"], cwd=tmp)
+        m = best_of(3, [registry, "evaluate", "--force"], cwd=tmp)
         assert m.returncode == 0, "evaluate failed"
         read = best_of(3, [py, "-c", f"import pandas; pandas.read_parquet({str(parquet)!r})"])
         rows.append(

@@ -173,7 +173,7 @@ def main() -> None:
         wall, rss, out = measure([sys.executable, "-c", BASELINE, str(data)], root)
         assert int(out.strip()) == n, out
         rows.append(("json.loads loop (1 pass)", wall, rss, 1))
-        registry = [sys.executable, "-m", "registry", "evaluate"]
+        registry = [sys.executable, "-m", "registry", "evaluate", "--force"]
         wall, rss, out = measure([*registry, "bench-both"], root)
         rows.append(("registry evaluate: text.stats + text.match_rate (2 passes + sha256)", wall, rss, 2))
         if args.separate:

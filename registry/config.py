@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from registry.errors import Location, UserError, display_path
 
-_KEYS = {"claims", "runs", "verdicts"}
+_KEYS = {"claims", "runs", "verdicts", "timeout", "executor", "scheduler", "storage_options"}
+EXECUTORS = ("local", "dask")
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,16 @@ class Settings:
     claims: Path
     runs: tuple[Path, ...]
     verdicts: Path
+    timeout: float = 600.0
+    """Seconds one (claim, run) pair may take in `registry evaluate` before it is `error` (0: no limit)."""
+    executor: str = "local"
+    """Where `registry evaluate` measures: local (this machine) or dask."""
+    scheduler: str | None = None
+    """With the dask executor: the scheduler's address, e.g. tcp://host:8786."""
+    remote_runs: tuple[str, ...] = ()
+    """Run roots given as URLs (s3://bucket/sweep/, file://...): read through fsspec (registry/runs/remote.py)."""
+    storage_options: dict[str, Any] = field(default_factory=dict)
+    """fsspec storage options for the remote run roots ([tool.registry.storage_options])."""
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -53,7 +65,7 @@ def load_settings(start: Path | None = None) -> Settings:
         raise UserError(
             f"unknown key {sorted(unknown)[0]!r} in [tool.registry]",
             location=Location(display_path(pyproject or start), key="tool.registry"),
-            hint="known keys: claims, runs, verdicts",
+            hint="known keys: " + ", ".join(sorted(_KEYS)),
         )
 
     def folder(key: str, default: str) -> Path:
@@ -69,8 +81,20 @@ def load_settings(start: Path | None = None) -> Settings:
         raise UserError(
             "[tool.registry] runs must be a path or a list of paths", location=Location(display_path(pyproject or start))
         )
-    runs = tuple((root / r).resolve() if not Path(r).is_absolute() else Path(r) for r in runs_value)
-    return Settings(root=root, claims=folder("claims", "claims"), runs=runs, verdicts=folder("verdicts", "verdicts"))
+    runs = tuple((root / r).resolve() if not Path(r).is_absolute() else Path(r) for r in runs_value if "://" not in r)
+    options = table.get("storage_options", {})
+    if not isinstance(options, dict):
+        raise UserError("[tool.registry] storage_options must be a table", location=Location(display_path(pyproject or start)))
+    return Settings(
+        root=root,
+        claims=folder("claims", "claims"),
+        runs=runs,
+        verdicts=folder("verdicts", "verdicts"),
+        remote_runs=tuple(r for r in runs_value if "://" in r),
+        storage_options=options,
+        **_execution(table, Location(display_path(pyproject or start), key="tool.registry")),
+    )
+
 
 
 def settings_warnings(settings: Settings, run_dirs: tuple[Path, ...] = ()) -> list[str]:
@@ -101,3 +125,21 @@ def _relative(path: Path, root: Path) -> str:
         return path.relative_to(root).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _execution(table: dict[str, object], where: Location) -> dict[str, Any]:
+    """`timeout`, `executor` and `scheduler` from [tool.registry], checked."""
+    out: dict[str, Any] = {}
+    timeout = table.get("timeout", 600)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
+        raise UserError("[tool.registry] timeout must be a number of seconds >= 0", location=where, hint="0 means no limit")
+    out["timeout"] = float(timeout)
+    executor = table.get("executor", "local")
+    if executor not in EXECUTORS:
+        raise UserError(f"[tool.registry] executor must be one of {', '.join(EXECUTORS)}, not {executor!r}", location=where)
+    out["executor"] = executor
+    scheduler = table.get("scheduler")
+    if scheduler is not None and not isinstance(scheduler, str):
+        raise UserError("[tool.registry] scheduler must be an address string", location=where, hint="e.g. tcp://host:8786")
+    out["scheduler"] = scheduler
+    return out

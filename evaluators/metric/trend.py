@@ -9,6 +9,7 @@ from pydantic import Field
 
 from registry import CannotMeasure, Evaluator, Measurement, Stat
 
+from .._lib.fit import slope as least_squares_slope
 from .._lib.kendall import kendall_tau
 from .._lib.series import SeriesSpec, load_series
 from .._lib.transform import transform_evidence, with_nonpositive
@@ -74,10 +75,7 @@ class Trend(Evaluator[TrendParams]):
             raise CannotMeasure(f"{what} has {values.size} value(s) in the window; a trend needs at least 2")
         if values.min() == values.max():
             raise CannotMeasure(f"{what} is constant ({float(values[0])!r}) over the window; Kendall's tau is undefined")
-        x = steps.astype(np.float64)
-        xc = x - x.mean()
-        mean = float(values.mean())
-        slope = float(np.dot(xc, values - mean) / np.dot(xc, xc))
+        slope, mean, xc = least_squares_slope(steps.astype(np.float64), values)
         tau = kendall_tau(values, params.alternative)
         return Measurement(
             statistics={

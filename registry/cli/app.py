@@ -61,6 +61,11 @@ app = typer.Typer(
 )
 
 
+class Executor(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -118,19 +123,38 @@ def evaluate(
         Path | None, typer.Option("--junit-xml", metavar="FILE", help="Also write JUnit XML: one testcase per (claim, run).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Exit 1 when any verdict is fail.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Re-measure pairs whose verdict is current.")] = False,
+    jobs: Annotated[
+        int | None, typer.Option("--jobs", "-j", help="Worker processes (default: the machine's cores; 1: in this process).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds one (claim, run) pair may take (default 600; 0: no limit).")
+    ] = None,
+    executor: Annotated[Executor | None, typer.Option("--executor", help="Where to measure (default: local).")] = None,
+    scheduler: Annotated[str | None, typer.Option("--scheduler", help="Dask scheduler address, tcp://host:8786.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no table: the summary line only.")] = False,
 ) -> None:
-    """Evaluate claims on the runs they apply to and write one verdict file per (claim, run)."""
+    """Evaluate claims on the runs they apply to and write one verdict file per (claim, run).
+
+    Pairs whose verdict is current (same claim, artifacts and versions) are skipped and counted."""
     from registry.cli import commands, render, render_ci
+    from registry.verdicts.options import EvaluateOptions
 
     for warning in commands.warnings(run or []):
         print(warning, file=sys.stderr)
-    result = commands.evaluate(claims or [], run or [])
+    bar = None if quiet or fmt is not EvaluateFormat.table or not sys.stderr.isatty() else render.ProgressBar()
+    opts = EvaluateOptions(force, jobs, timeout, executor.value if executor else None, scheduler, bar)
+    try:
+        result = commands.evaluate(claims or [], run or [], opts)
+    finally:
+        if bar is not None:
+            bar.close()
     if junit_xml is not None:
         render_ci.junit(result, junit_xml)
     if fmt is EvaluateFormat.github:
         render_ci.github(result)
     elif result.verdicts or not result.failures:
-        render.evaluation(result, fmt.value)
+        render.evaluation(result, fmt.value, quiet=quiet)
     for error in [*result.refused, *result.failures]:  # bad input: every other pair was judged and written
         print(error.render(), file=sys.stderr)
     if result.refused or result.failures:

@@ -13,8 +13,8 @@ from registry.language.load import CLAIM_SUFFIXES, load_claims
 from registry.language.loaded import LoadedClaim
 from registry.plugins import AnyEvaluator, EvaluatorRegistry, PluginFailure
 from registry.runs.manifest import MANIFEST, find_run_manifests
-from registry.runs.run import Run, load_runs, load_runs_isolated
-from registry.verdicts.engine import Evaluation, select_claims, write_verdicts
+from registry.runs.run import Run, load_runs, load_runs_isolated, run_roots
+from registry.verdicts.engine import EvaluateOptions, Evaluation, resolve_options, select_claims, write_verdicts
 from registry.verdicts.engine import evaluate as run_evaluation
 from registry.verdicts.file import read_verdicts
 from registry.verdicts.model import Registration, Verdict
@@ -81,7 +81,7 @@ def validate(paths: list[Path], artifacts: bool = True) -> Validation:
         claim_paths, run_paths = _split_paths(paths, skip=settings.verdicts)
     else:
         claim_paths = [settings.claims] if settings.claims.exists() else []
-        run_paths = [r for r in settings.runs if r.exists()]
+        run_paths = run_roots(settings)
     errors: list[UserError] = []
     n_runs = 0
     claims: list[LoadedClaim] = []
@@ -136,7 +136,7 @@ def _refused(
     return claim_errors(claims, settings.verdicts, cached_git(settings.root), read)
 
 
-def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
+def evaluate(claim_patterns: list[str], run_dirs: list[Path], opts: EvaluateOptions | None = None) -> Evaluation:
     """Evaluate and write; a refused claim is not evaluated (nothing written for it), the others are."""
     settings = load_settings()
     evaluators = EvaluatorRegistry()
@@ -144,9 +144,9 @@ def evaluate(claim_patterns: list[str], run_dirs: list[Path]) -> Evaluation:
     for d in run_dirs:
         if not d.exists():
             raise UserError("run folder does not exist", location=Location(display_path(d)))
-    runs, broken = load_runs_isolated(run_dirs or [r for r in settings.runs if r.exists()])
+    runs, broken = load_runs_isolated(run_dirs or run_roots(settings))
     refused = _refused(settings, claims)
-    result = run_evaluation([c for c in claims if c.id not in refused], runs, evaluators)
+    result = run_evaluation([c for c in claims if c.id not in refused], runs, evaluators, resolve_options(settings, opts))
     result.refused = [e for errors in refused.values() for e in errors]
     for exc in broken:
         result.fail(exc)
@@ -169,7 +169,7 @@ def _registrations(
 ) -> dict[tuple[str, str], Registration | None]:
     from registry.integrity.registration import Registrar
 
-    runs, _ = load_runs_isolated([r for r in settings.runs if r.exists()])  # unreadable ones: unreadable_runs()
+    runs, _ = load_runs_isolated(run_roots(settings))  # unreadable ones: unreadable_runs()
     registrar = Registrar.for_project(settings.root)
     registrar.prepare(runs)
     return {(lc.id, v.run_label): registrar.of_verdict(lc, v, runs) for lc in claims for v in verdicts[lc.id]}
@@ -385,7 +385,7 @@ def runs_list(tags: list[str], pattern: str | None) -> list[RunRow]:
     from registry.runs.listing import run_rows
 
     settings = load_settings()
-    return run_rows(load_runs([r for r in settings.runs if r.exists()]), tags, pattern)
+    return run_rows(load_runs(run_roots(settings)), tags, pattern)
 
 
 def runs_add(path: Path, run_id: str | None, tags: list[str]) -> list[str]:

@@ -95,7 +95,40 @@ def _stat_summary(verdict: Verdict) -> str:
     return "\n".join(parts)
 
 
-def evaluation(result: Evaluation, fmt: str) -> None:
+class ProgressBar:
+    """A progress bar on stderr (pairs done / total, the current run, ETA), shown only once the work
+    has taken more than `delay` seconds; the CLI creates one only when stderr is a terminal."""
+
+    def __init__(self, delay: float = 0.5):
+        import time
+
+        self._since = time.monotonic() + delay
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int, run: str) -> None:
+        import time
+
+        if self._bar is None:
+            if time.monotonic() < self._since:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TextColumn("pairs  {task.fields[run]}"),
+                TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task("evaluate", total=total, run=run)
+        self._bar.update(self._task, completed=done, run=run)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def evaluation(result: Evaluation, fmt: str, *, quiet: bool = False) -> None:
     if fmt == "json":
         _json(
             {
@@ -103,12 +136,16 @@ def evaluation(result: Evaluation, fmt: str) -> None:
                 "unmatched_claims": result.unmatched,
                 "refused": [e.render() for e in result.refused],
                 "written": len(result.written),
+                "skipped": [{"claim": s.claim, "run": s.run, "outcome": s.outcome} for s in result.skipped],
             }
         )
         return
     from rich.markup import escape
 
     console = _console()
+    if quiet or (not result.verdicts and result.skipped):
+        console.print(_summary(result))
+        return
     rows = []
     for v in result.verdicts:
         where = v.run.id if v.run is not None else f"across {len(v.runs or [])} runs"
@@ -116,11 +153,16 @@ def evaluation(result: Evaluation, fmt: str) -> None:
     table(["claim", "run", "outcome", "predictions"], rows, lines=True, fold=("claim", "run", "predictions"))
     for claim_id in result.unmatched:
         console.print(f"{claim_id}: applies to no run; nothing written")
+    console.print(_summary(result))
+
+
+def _summary(result: Evaluation) -> str:
     counts: dict[str, int] = {}
     for v in result.verdicts:
         counts[v.outcome] = counts.get(v.outcome, 0) + 1
     summary = ", ".join(f"{n} {o}" for o, n in sorted(counts.items()))
-    console.print(f"{len(result.verdicts)} verdict(s): {summary or 'none'}; {len(result.written)} file(s) changed")
+    skipped = f"{len(result.skipped)} current, skipped (--force re-measures); " if result.skipped else ""
+    return f"{len(result.verdicts)} verdict(s): {summary or 'none'}; {skipped}{len(result.written)} file(s) changed"
 
 
 def claim_list(rows: list[ClaimRow], fmt: str) -> None:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 def github(result: Evaluation) -> None:
     """Workflow annotations on stdout, and the step summary appended to `$GITHUB_STEP_SUMMARY` when set."""
-    for line in ci.github_annotations(result.verdicts, result.claims):
+    for line in ci.github_annotations(result.all_verdicts(), result.claims):
         print(line)
     for claim_id in result.unmatched:
         print(f"{claim_id}: applies to no run; nothing written")
@@ -26,10 +26,10 @@ def github(result: Evaluation) -> None:
     target = os.environ.get("GITHUB_STEP_SUMMARY")
     if target:
         with Path(target).open("a", encoding="utf-8") as f:
-            f.write(ci.step_summary(result.verdicts, result.unmatched))
+            f.write(ci.step_summary(result.all_verdicts(), result.unmatched))
 
 
 def junit(result: Evaluation, path: Path) -> None:
     if path.parent != Path():
         path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(ci.junit_xml(result.verdicts, result.claims), encoding="utf-8")
+    path.write_text(ci.junit_xml(result.all_verdicts(), result.claims), encoding="utf-8")

@@ -20,7 +20,7 @@ from registry.integrity.summary import Label, Summary, _unreadable, claim_versio
 from registry.language.fingerprint import claim_from_text, same_version
 from registry.language.load import claim_files
 from registry.language.schema import Claim
-from registry.runs.run import Run, load_runs
+from registry.runs.run import Run, load_runs, run_roots
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ class LevelsNow:
             return None
         if self._runs is None:
             try:
-                self._runs = load_runs([r for r in self._settings.runs if r.exists()])
+                self._runs = load_runs(run_roots(self._settings))
             except UserError:
                 self._runs = []  # a bad manifest is validate's to report; no level here
             self._registrar.prepare(self._runs)

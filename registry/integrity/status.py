@@ -27,7 +27,7 @@ from registry.language.fingerprint import fingerprint
 from registry.language.load import load_claims
 from registry.language.loaded import LoadedClaim
 from registry.plugins import EvaluatorRegistry, EvaluatorUnavailable, UnknownEvaluator
-from registry.runs.run import Run, load_runs_isolated, selects
+from registry.runs.run import Run, load_runs_isolated, run_roots, selects
 from registry.verdicts.file import read_verdict
 from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Registration, Verdict, matches, recorded_fingerprint
 
@@ -67,7 +67,7 @@ class ProjectStatus:
 
 def _load(settings: Settings, evaluators: EvaluatorRegistry) -> tuple[list[LoadedClaim], list[Run], list[UserError]]:
     claims = load_claims([settings.claims], evaluators) if settings.claims.exists() else []
-    runs, broken = load_runs_isolated([r for r in settings.runs if r.exists()])
+    runs, broken = load_runs_isolated(run_roots(settings))
     return claims, runs, broken
 
 

@@ -19,6 +19,10 @@ from registry.plugins import Measurement, Statistic
 
 if TYPE_CHECKING:
     from registry.language.schema import Claim
+# Version of the judge's decisions: bumped by any change to how outcomes, expect lines or combined
+# outcomes are decided, so `registry evaluate` never takes a verdict judged the old way as current.
+JUDGE_VERSION = "1"
+
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,

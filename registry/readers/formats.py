@@ -32,6 +32,11 @@ class Format:
     """`format:` alone makes the artifact this kind (not `jsonl`, which is also the text format)."""
 
 
+# Version of what the readers of each kind produce. Any change to the values a reader returns for
+# the same file bumps its kind's version, so `registry evaluate` never takes a verdict measured
+# with the old reader as current (registry/verdicts/current.py).
+READER_VERSIONS: dict[ArtifactKind, str] = {"metrics": "1", "activations": "1", "text": "1"}
+
 TABLE: tuple[Format, ...] = (
     # metric tables (registry/readers/metrics/)
     Format("csv", "metrics", (".csv",)),

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from registry.config import Settings
 from registry.errors import CannotMeasure, UserError, UserErrors, display_path
 from registry.runs.hashing import sha256_of
 from registry.runs.manifest import ArtifactSpec, RunManifest, find_run_manifests, load_run_manifest, resolve_inside
@@ -145,6 +146,11 @@ class Run:
         finally:
             self._touched = previous
 
+    def release(self) -> None:
+        """Forget the opened artifacts (their data is freed; hashes are kept): called once every claim
+        on this run is measured, so a sweep's memory does not grow with its number of runs."""
+        self._opened.clear()
+
     def artifact_hash(self, name: str) -> str:
         if name not in self._hashes:
             self._hashes[name] = sha256_of(self.paths[name])
@@ -207,3 +213,14 @@ def load_runs_isolated(roots: Sequence[Path]) -> tuple[list[Run], list[UserError
             continue
         seen[run.id] = run
     return list(seen.values()), errors
+
+
+def run_roots(settings: Settings) -> list[Path]:
+    """The folders to look for runs in: the configured local ones that exist, and a local mirror of
+    each remote one (registry/runs/remote.py)."""
+    from registry.runs.hashing import cache_dir
+    from registry.runs.remote import mirror
+
+    cache = (cache_dir() or settings.root / ".registry-cache") / "remote"
+    local = [r for r in settings.runs if r.exists()]
+    return local + [mirror(url, settings.storage_options, cache) for url in settings.remote_runs]

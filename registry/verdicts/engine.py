@@ -1,8 +1,11 @@
 """Evaluation: every selected claim on every run it applies to, measured, judged, then written.
 
-All verdicts are computed before any file is written. Bad input found in one (claim, run) pair (an
-unreadable artifact, say) is recorded in `Evaluation.failures` and that pair is not judged: its verdict
-file is left as it was, and every other pair is judged and written (the CLI exits 2 at the end).
+Pairs whose verdict is current are skipped (registry/verdicts/current.py); the others are measured
+run by run, in this process or in workers (registry/verdicts/executors.py, dask_executor.py), and
+put in one stable order whatever the executor. All verdicts are computed before any file is
+written. Bad input found in one (claim, run) pair (an unreadable artifact, say) is recorded in
+`Evaluation.failures` and that pair is not judged: its verdict file is left as it was, and every
+other pair is judged and written (the CLI exits 2 at the end).
 """
 
 from __future__ import annotations
@@ -16,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from registry import __version__
-from registry.errors import CannotMeasure, UserError, UserErrors
+from registry.errors import CannotMeasure, UserError
 from registry.language.judge import combine, decision_rule, judge_measurement
 from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim, Outcome, Prediction
 from registry.plugins import AnyEvaluator, CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
 from registry.runs.run import Run, selects
-from registry.verdicts.file import render, verdict_path, write_atomic
+from registry.verdicts.current import Index, KeyInputs, key_now, key_of
+from registry.verdicts.executors import Measured, Work, isolated, run_in_process, run_in_workers
+from registry.verdicts.file import render, verdict_path, write_atomic_many
 from registry.verdicts.model import (
+    ACROSS_RUNS,
     ArtifactRef,
     ClaimRef,
     ExpectResult,
@@ -34,6 +40,9 @@ from registry.verdicts.model import (
     canonical,
     cap_evidence,
 )
+from registry.verdicts.options import EvaluateOptions as EvaluateOptions  # re-exported for the CLI
+from registry.verdicts.options import Options, Skipped
+from registry.verdicts.options import resolve_options as resolve_options
 
 
 def claim_fingerprint(claim: Claim) -> str:
@@ -210,6 +219,32 @@ def evaluate_claim_across_runs(lc: LoadedClaim, runs: Sequence[Run], evaluators:
     )
 
 
+def measure_pair(lc: LoadedClaim, run: Run, evaluators: EvaluatorRegistry) -> Measured:
+    """evaluate_claim_on_run with bad input returned (what executors run for each pair)."""
+    return isolated(partial(evaluate_claim_on_run, lc, run, evaluators))
+
+
+def failed_verdict(lc: LoadedClaim, run: Run, reason: str, evaluators: EvaluatorRegistry) -> Verdict:
+    """The verdict of a pair that could not be measured (timed out, its worker died): every
+    prediction `error` with `reason`; the other pairs go on."""
+    predictions = [
+        PredictionVerdict(
+            id=p.id, level=p.level, evaluator=p.evaluator, min_samples=p.min_samples, outcome="error", reason=reason,
+            evaluator_version=None if p.id in lc.unavailable else evaluators.get(p.evaluator).version,
+        )
+        for p in lc.claim.predictions
+    ]
+    return Verdict(
+        claim=_claim_ref(lc),
+        decision=decision_rule(lc.claim),
+        run=RunRef(id=run.id),
+        combine=lc.claim.combine,
+        outcome="error",
+        predictions=predictions,
+        tool=ToolRef(version=__version__),
+    )
+
+
 @dataclass
 class Evaluation:
     verdicts: list[Verdict] = field(default_factory=list)
@@ -228,6 +263,21 @@ class Evaluation:
     def fail(self, exc: UserError) -> None:
         if all(str(f) != str(exc) for f in self.failures):
             self.failures.append(exc)
+    # Pairs left alone because their verdict is current.
+    skipped: list[Skipped] = field(default_factory=list)
+    # Per verdict (same order): the key it is current under, for the index of evaluated pairs.
+    keys: list[str] = field(default_factory=list)
+    # Per verdict (same order): its place in the order of all pairs, skipped ones included.
+    seqs: list[int] = field(default_factory=list)
+    index: Index | None = None
+
+    def all_verdicts(self) -> list[Verdict]:
+        """The verdicts of every pair, measured or skipped (read back from their files), in order: for
+        outputs that list every pair (JUnit XML, GitHub annotations)."""
+        from registry.verdicts.file import read_verdict
+
+        pairs = list(zip(self.seqs, self.verdicts, strict=True)) + [(s.seq, read_verdict(s.path)) for s in self.skipped]
+        return [v for _, v in sorted(pairs, key=lambda pair: pair[0])]
 
     @property
     def any_error(self) -> bool:
@@ -235,38 +285,101 @@ class Evaluation:
 
     @property
     def any_fail(self) -> bool:
-        return any(v.outcome == "fail" for v in self.verdicts)
+        return any(v.outcome == "fail" for v in self.verdicts) or any(s.outcome == "fail" for s in self.skipped)
 
 
-def evaluate(claims: Iterable[LoadedClaim], runs: Sequence[Run], evaluators: EvaluatorRegistry) -> Evaluation:
-    result = Evaluation()
-    for lc in claims:
-        result.claims[lc.id] = lc
+@dataclass
+class _Plan:
+    per_run: dict[int, list[int]] = field(default_factory=dict)
+    across: list[tuple[int, list[Run]]] = field(default_factory=list)
+    order: list[tuple[int, int | None, int]] = field(default_factory=list)
+    """(claim index, run index or None across runs, seq) of every pair to measure, in output order."""
+
+
+def _plan(claims: Sequence[LoadedClaim], runs: Sequence[Run], inputs: KeyInputs, options: Options, result: Evaluation) -> _Plan:
+    plan = _Plan()
+    position = {id(r): i for i, r in enumerate(runs)}
+    index = result.index
+    for ci, lc in enumerate(claims):
         chosen = [r for r in runs if selects(lc.claim.applies_to.tags, lc.claim.applies_to.runs, r)]
         if not chosen:
             result.unmatched.append(lc.id)
             continue
-        if lc.claim.across_runs:
-            _judge(result, partial(evaluate_claim_across_runs, lc, chosen, evaluators))
+        for group in [chosen] if lc.claim.across_runs else [[r] for r in chosen]:
+            label = group[0].id if not lc.claim.across_runs else None
+            seq = len(plan.order) + len(result.skipped)
+            if index is not None and options.verdicts is not None and not options.force:
+                path = verdict_path(options.verdicts, lc.id, label)
+                outcome = index.current(key_now(lc, group, inputs), path)
+                if outcome is not None:
+                    result.skipped.append(Skipped(lc.id, label or ACROSS_RUNS, outcome, path, seq))
+                    continue
+            if lc.claim.across_runs:
+                plan.across.append((ci, chosen))
+                plan.order.append((ci, None, seq))
+            else:
+                ri = position[id(group[0])]
+                plan.per_run.setdefault(ri, []).append(ci)
+                plan.order.append((ci, ri, seq))
+    return plan
+
+
+def evaluate(
+    claims: Iterable[LoadedClaim], runs: Sequence[Run], evaluators: EvaluatorRegistry, options: Options | None = None
+) -> Evaluation:
+    """Measure and judge every pair that is not current; see the module's docstring and executors.py."""
+    options = options or Options()
+    claims, runs = list(claims), list(runs)
+    result = Evaluation(index=Index.load(options.index) if options.index is not None else None)
+    result.claims = {lc.id: lc for lc in claims}
+    inputs = KeyInputs(evaluators)
+    plan = _plan(claims, runs, inputs, options, result)
+    found: dict[tuple[int, int | None], Measured] = {}
+    total = len(plan.order)
+
+    def done(ci: int, ri: int | None, measured: Measured) -> None:
+        found[(ci, ri)] = measured
+        if options.progress is not None:
+            options.progress(len(found), total, runs[ri].id if ri is not None else ACROSS_RUNS)
+
+    def failed(lc: LoadedClaim, run: Run, reason: str) -> Verdict:
+        return failed_verdict(lc, run, reason, evaluators)
+
+    work = Work(claims, runs, evaluators, measure_pair, failed, options.timeout)
+    tasks = [(ri, tuple(cis)) for ri, cis in sorted(plan.per_run.items())]
+    if options.executor == "dask":
+        from registry.verdicts.dask_executor import run_on_dask
+
+        run_on_dask(work, tasks, done, options.scheduler)
+    elif options.jobs > 1 and len(tasks) > 1:
+        run_in_workers(work, tasks, done, options.jobs)
+    else:
+        run_in_process(work, tasks, done)
+    for ci, chosen in plan.across:  # once every run's own work is done
+        done(ci, None, isolated(partial(evaluate_claim_across_runs, claims[ci], chosen, evaluators)))
+    for ci, ri, seq in plan.order:
+        verdict = found[(ci, ri)]
+        if isinstance(verdict, list):
+            for exc in verdict:
+                result.fail(exc)
             continue
-        for run in chosen:
-            _judge(result, partial(evaluate_claim_on_run, lc, run, evaluators))
+        result.verdicts.append(verdict)
+        result.seqs.append(seq)
+        pair_runs = [runs[ri]] if ri is not None else _runs_of(verdict, runs)
+        result.keys.append(key_of(claims[ci], pair_runs, inputs, verdict))
     return result
 
 
-def _judge(result: Evaluation, pair: Callable[[], Verdict]) -> None:
-    """One (claim, run) verdict; bad input in it is recorded, and the other pairs go on."""
-    try:
-        result.verdicts.append(pair())
-    except UserErrors as exc:
-        for e in exc.errors:
-            result.fail(e)
-    except UserError as exc:
-        result.fail(exc)
+def _runs_of(verdict: Verdict, runs: Sequence[Run]) -> list[Run]:
+    ids = {r.id for r in verdict.runs or []}
+    return [r for r in runs if r.id in ids]
 
 
 def write_verdicts(result: Evaluation, folder: Path) -> None:
+    """Write every verdict (atomically, in order), then record them in the index of evaluated pairs."""
     texts = [(verdict_path(folder, v.claim.id, v.run.id if v.run else None), render(v)) for v in result.verdicts]
-    for path, text in texts:
-        if write_atomic(path, text):
-            result.written.append(path)
+    result.written.extend(write_atomic_many(texts))
+    if result.index is not None:
+        for (path, text), verdict, key in zip(texts, result.verdicts, result.keys, strict=True):
+            result.index.record(path, key, text, verdict)
+        result.index.save()

@@ -18,7 +18,7 @@ import pytest
 from conftest import FIXTURES, Project, invoke
 
 from registry import __version__
-from registry.verdicts.file import read_verdict, render, write_atomic
+from registry.verdicts.file import read_verdict, render, write_atomic_many
 from registry.verdicts.model import SCHEMA_VERSION
 
 GOLDEN_CLAIM = FIXTURES / "golden" / "golden-all-levels.yaml"
@@ -153,15 +153,15 @@ def test_verdict_of_a_newer_schema_is_refused(tmp_path: Path, monkeypatch: pytes
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "v" / "run.yaml"
-    assert write_atomic(target, "old\n") is True
-    assert write_atomic(target, "old\n") is False  # same text: not rewritten
+    assert write_atomic_many([(target, "old\n")]) == [target]
+    assert write_atomic_many([(target, "old\n")]) == []  # same text: not rewritten
 
     def refuse(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", refuse)
     with pytest.raises(OSError):
-        write_atomic(target, "new\n")
+        write_atomic_many([(target, "new\n")])
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in target.parent.iterdir()) == ["run.yaml"]
 
