@@ -54,3 +54,6 @@ _.from_evaluators
 # rich calls Console.on_broken_pipe; the override (registry/cli/render.py) sets rich's own `quiet`.
 _.on_broken_pipe
 _.quiet
+# RE2 options (google-re2), set on the Options object and read by the C++ library.
+_.case_sensitive
+_.log_errors

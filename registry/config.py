@@ -9,7 +9,7 @@ from typing import Any
 
 from registry.errors import Location, UserError, display_path
 
-_KEYS = {"claims", "runs", "verdicts", "timeout", "executor", "scheduler", "storage_options"}
+_KEYS = {"claims", "runs", "verdicts", "timeout", "executor", "scheduler", "storage_options", "allow_outside"}
 EXECUTORS = ("local", "dask")
 
 
@@ -29,6 +29,8 @@ class Settings:
     """Run roots given as URLs (s3://bucket/sweep/, file://...): read through fsspec (registry/runs/remote.py)."""
     storage_options: dict[str, Any] = field(default_factory=dict)
     """fsspec storage options for the remote run roots ([tool.registry.storage_options])."""
+    allow_outside: tuple[Path, ...] = ()
+    """Storage roots that links inside a run folder may resolve into (nothing else outside the run)."""
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -85,11 +87,19 @@ def load_settings(start: Path | None = None) -> Settings:
     options = table.get("storage_options", {})
     if not isinstance(options, dict):
         raise UserError("[tool.registry] storage_options must be a table", location=Location(display_path(pyproject or start)))
+    allow = table.get("allow_outside", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) and Path(a).is_absolute() for a in allow):
+        raise UserError(
+            "[tool.registry] allow_outside must be a list of absolute paths",
+            location=Location(display_path(pyproject or start), key="tool.registry.allow_outside"),
+            hint='e.g. allow_outside = ["/shared/storage"]',
+        )
     return Settings(
         root=root,
         claims=folder("claims", "claims"),
         runs=runs,
         verdicts=folder("verdicts", "verdicts"),
+        allow_outside=tuple(Path(a) for a in allow),
         remote_runs=tuple(r for r in runs_value if "://" in r),
         storage_options=options,
         **_execution(table, Location(display_path(pyproject or start), key="tool.registry")),

@@ -7,6 +7,8 @@ never a traceback.
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +28,7 @@ class Location:
     key: str | None = None
 
     def render(self) -> str:
-        place = self.file
+        place = clean(self.file, _PLACE_CHARS)
         if self.line is not None:
             place += f":{self.line}"
             if self.column is not None:
@@ -38,9 +40,35 @@ def display_path(path: Path | str) -> str:
     """A path as the user should read it: relative to the working directory when inside it."""
     p = Path(path)
     try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
+        cwd = Path.cwd()
+        # Lexically first: a link is shown where it is, not where it points.
+        return str(Path(os.path.abspath(p)).relative_to(cwd))
     except (ValueError, OSError):
+        pass
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError, RuntimeError):
         return str(p)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def clean(text: str, limit: int = 200) -> str:
+    """`text` safe to echo on one line: control characters escaped (`\\x00`, `\\n`), and cut to
+    `limit` characters with an ellipsis (a 50 MB cell is not echoed whole)."""
+    if len(text) > limit:
+        text = text[: max(1, limit - 1)] + "…"
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def quoted(value: str, limit: int = 80) -> str:
+    """`value` as a quoted literal for a message (`'metrics\\x00.csv'`), cut to `limit` characters."""
+    return repr(value if len(value) <= limit else value[: limit - 1] + "…")
+
+
+# Lengths of the parts of an error line (a safety net: messages cut the values they echo themselves).
+_PLACE_CHARS, _KEY_CHARS, _MESSAGE_CHARS, _HINT_CHARS = 300, 200, 800, 400
 
 
 class RegistryError(Exception):
@@ -57,15 +85,16 @@ class UserError(RegistryError):
         self.hint = hint
 
     def render(self) -> str:
+        """One line: `file:line:col: key: message (hint: ...)`, control characters escaped."""
         parts = []
         if self.location is not None:
             parts.append(self.location.render())
             if self.location.key:
-                parts.append(self.location.key)
-        parts.append(self.message)
+                parts.append(clean(self.location.key, _KEY_CHARS))
+        parts.append(clean(self.message, _MESSAGE_CHARS))
         text = ": ".join(parts)
         if self.hint:
-            text += f" (hint: {self.hint})"
+            text += f" (hint: {clean(self.hint, _HINT_CHARS)})"
         return text
 
     def __str__(self) -> str:

@@ -1,12 +1,22 @@
-"""The one folder walker, with one rule for hidden entries: a file or folder whose name starts with
-`.` (.git, .github, .pre-commit-config.yaml, .registry-cache) is never walked into or returned.
-Claim files, run manifests and `registry validate FOLDER` all find their files through it."""
+"""The one folder walker, and the one containment check.
+
+Walking: a file or folder whose name starts with `.` (.git, .github, .pre-commit-config.yaml,
+.registry-cache) is never walked into or returned. Claim files, run manifests and `registry validate
+FOLDER` all find their files through it.
+
+Containment: every file the registry opens for a run goes through :func:`contained` first (the run's
+manifest check, each reader, the hashing of artifacts).
+"""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+from registry.errors import ArtifactError
 
 
 def walk(root: Path, descend: Callable[[Path], bool] | None = None) -> Iterator[Path]:
@@ -22,3 +32,63 @@ def walk(root: Path, descend: Callable[[Path], bool] | None = None) -> Iterator[
                 yield here / name
         if descend is not None and not descend(here):
             dirnames[:] = []
+
+
+# --- containment: what a run may read -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Boundary:
+    """Where the files of one run may be: below its folder (resolved: the run root itself may be a
+    link), or below a storage root that `[tool.registry] allow_outside` lists (labs link checkpoints
+    to shared storage)."""
+
+    root: Path
+    allowed: tuple[Path, ...] = ()
+
+    @classmethod
+    def of(cls, folder: Path, allowed: tuple[Path, ...] = ()) -> Boundary:
+        return cls(folder.resolve(), tuple(a.resolve() for a in allowed))
+
+    @classmethod
+    def around(cls, path: Path) -> Boundary:
+        """For a reader called without a run: the folder that holds `path` (or the folder itself)."""
+        absolute = Path(os.path.abspath(path))
+        return cls.of(absolute if absolute.is_dir() else absolute.parent)
+
+    def holds(self, real: Path) -> bool:
+        return any(real == r or r in real.parents for r in (self.root, *self.allowed))
+
+
+def contained(path: Path, boundary: Boundary | None = None, *, folder: bool = False) -> Path:
+    """The one check before the registry opens a file of a run: `path` resolved (every link followed)
+    lies inside the run folder or an allowed storage root, and is a regular file (a FIFO or a device
+    could block or never end) — or, with `folder=True`, may also be a folder, whose every member is
+    checked the same way. Returns the resolved path. Messages name the path, never the content."""
+    boundary = boundary or Boundary.around(path)
+    try:
+        real = Path(path).resolve(strict=True)
+        st = real.stat()
+    except OSError as exc:
+        raise ArtifactError(path, f"cannot open: {exc.strerror or type(exc).__name__}") from None
+    except RuntimeError:  # a symlink loop
+        raise ArtifactError(path, "cannot open: symbolic link loop") from None
+    if not boundary.holds(real):
+        raise ArtifactError(
+            path,
+            "resolves outside the run folder (a symlink?)",
+            hint="copy or move the file into the run folder, or list its storage root under "
+            "`allow_outside` in [tool.registry]",
+        )
+    if stat.S_ISDIR(st.st_mode) and folder:
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in sorted(dirnames + filenames):
+                member = Path(dirpath) / name
+                if name in dirnames and not member.is_symlink():
+                    continue  # walked below; a linked folder is checked (and not walked into)
+                contained(member, boundary, folder=True)
+        return real
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
+        raise ArtifactError(path, f"is {kind}, not a regular file", hint="artifacts are files (or folders of files)")
+    return real

@@ -257,8 +257,15 @@ class EvaluatorRegistry:
         return evaluator
 
     def per_run(self, name: str) -> Evaluator[Any]:
-        """The per-run evaluator called `name`; ValueError when it measures several runs at once."""
-        evaluator = self.get(name)
+        """The per-run evaluator called `name`; ValueError (located by the caller at the params that
+        name it) when it is unknown, failed to load, or measures several runs at once."""
+        try:
+            evaluator = self.get(name)
+        except UnknownEvaluator as exc:
+            hint = f"; did you mean {exc.suggestions[0]!r}?" if exc.suggestions else " (see `registry evaluators`)"
+            raise ValueError(f"unknown evaluator {name!r}{hint}") from None
+        except EvaluatorUnavailable as exc:
+            raise ValueError(exc.failure.render()) from None
         if not isinstance(evaluator, Evaluator):
             raise ValueError(f"{name} is not a per-run evaluator")
         return evaluator

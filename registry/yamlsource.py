@@ -14,7 +14,6 @@ Python values from those nodes ourselves so that we can
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,15 +21,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from registry.errors import Location, UserError, display_path
+from registry.errors import Location, UserError, display_path, quoted
+from registry.yamlscan import LOADER, MAX_DEPTH, MAX_NODES, check_flow_depth, prescan
 
-# Expanded nodes allowed per document. A claim file has a few hundred; aliases that would expand
-# past this are refused as an alias bomb.
-MAX_NODES = 100_000
-# Nesting allowed per document (a claim needs about six levels). libyaml's composer recurses in C and
-# crashes the process on tens of thousands of levels, so texts long enough to nest that deep are
-# checked on the event stream (flat, cheap) before composing.
-MAX_DEPTH = 100
 _PRESCAN_CHARS = 8_192
 
 _CORE_TAGS = {
@@ -45,11 +38,13 @@ _CORE_TAGS = {
 }
 
 _YAML_TAG = "tag:yaml.org,2002:"
+# Bytes read per YAML file (a claim file is a few KB; verdict files stay far below): a larger file is
+# refused before it is parsed.
+MAX_BYTES = 1 << 20
 
 KeyPath = tuple[str | int, ...]
 
-# libyaml's parser when PyYAML was built with it (about 10x faster); the pure-Python one otherwise.
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 
 def dotted(path: KeyPath) -> str:
@@ -133,6 +128,11 @@ class _Builder:
                 "only plain YAML values are read; remove the tag",
             )
         self.doc.value_marks.setdefault(key_path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        is_map = isinstance(node, yaml.MappingNode)
+        if not isinstance(node, yaml.ScalarNode) and node.tag != _YAML_TAG + ("map" if is_map else "seq"):
+            kind = "a mapping" if is_map else "a list"
+            raise self.fail(node, f"tag {'!!' + node.tag[len(_YAML_TAG):]!r} does not fit {kind}", key_path,
+                            "only plain YAML values are read; remove the tag")
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -154,108 +154,66 @@ class _Builder:
             return out
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, key_path + (i,)) for i, item in enumerate(node.value)]
-        return self._scalars.construct_object(node, deep=True)
+        return self.scalar(node, key_path)
 
-
-_FLOW_CHARS = re.compile(r"""[\[\]{}'"#\n\\]""")
-
-
-def _too_deep(path: Path, line: int, col: int) -> UserError:
-    return UserError(
-        f"values are nested more than {MAX_DEPTH} levels deep",
-        location=Location(display_path(path), line, col),
-        hint="claim files need a few levels of nesting; an alias inside its own anchor (&x [*x]) nests forever",
-    )
-
-
-def _check_flow_depth(path: Path, text: str) -> None:
-    """Refuse deeply nested flow collections (`[[[...`) before libyaml sees them.
-
-    libyaml's scanner reads ahead of its parser and, in recent releases, stops at its own depth
-    limit with a message that varies by version; counting brackets here gives the same located
-    message everywhere. The top-level mapping counts as one level, as in the event check below.
-    Quoted strings and comments are skipped; a bracket inside a plain scalar may over-count, which
-    matters only past a hundred of them.
-    """
-    depth = 1
-    quote: str | None = None
-    comment = False
-    escaped = False
-    for match in _FLOW_CHARS.finditer(text):
-        ch = match.group()
-        if ch == "\n":
-            comment = False
-            continue
-        if comment:
-            continue
-        if quote == '"':
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                quote = None
-            continue
-        if quote == "'":
-            if ch == "'":
-                quote = None  # '' (an escaped quote) closes and reopens: the same for counting
-            continue
-        if ch in "'\"":
-            quote = ch
-        elif ch == "#":
-            start = match.start()
-            comment = start == 0 or text[start - 1] in " \t\n"
-        elif ch in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                start = match.start()
-                line = text.count("\n", 0, start) + 1
-                col = start - (text.rfind("\n", 0, start) + 1) + 1
-                raise _too_deep(path, line, col)
-        elif ch in "]}":
-            depth = max(1, depth - 1)
-
-
-def _check_depth(path: Path, text: str) -> None:
-    depth = 0
-    for event in yaml.parse(text, Loader=_LOADER):
-        if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-            depth += 1
-            if depth > MAX_DEPTH:
-                mark = event.start_mark
-                line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-                raise _too_deep(path, line, col)
-        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-            depth -= 1
-
-
-def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
-    """Read `path` as one YAML document; every problem is a located :class:`UserError`."""
-    if text is None:
+    def scalar(self, node: yaml.Node, key_path: KeyPath) -> Any:
+        """A scalar's value; one that its tag cannot read (`2026-02-30`, `!!int x`, a 5,000-digit
+        integer, `!!map` on a string) is a located error, never a crash."""
         try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise UserError(
-                f"cannot read file: {exc.strerror or exc}", location=Location(display_path(path))
+            return self._scalars.construct_object(node, deep=True)
+        except Exception as exc:  # PyYAML's constructors raise ValueError, KeyError, AttributeError...
+            tag = "!!" + node.tag[len(_YAML_TAG) :] if node.tag.startswith(_YAML_TAG) else node.tag
+            why = exc.problem if isinstance(exc, yaml.MarkedYAMLError) and exc.problem else str(exc)
+            detail = f" ({why})" if why and isinstance(exc, ValueError | yaml.MarkedYAMLError) else ""
+            raise self.fail(
+                node,
+                f"{quoted(str(node.value), 40)} is not a valid {tag} value{detail}",
+                key_path,
+                "quote the value to make it a string, or correct it",
             ) from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad_line = raw.count(b"\n", 0, exc.start) + 1
-            bad_col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-            raise UserError(
-                f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
-                location=Location(display_path(path), bad_line, bad_col),
-                hint="save the file as UTF-8",
-            ) from None
-    builder = _Builder(path)
+
+
+def _read_text(path: Path) -> str:
+    """The file's text: a regular file (not a FIFO or a device, which could block), at most MAX_BYTES, UTF-8."""
+    import stat
+
     try:
-        if text.count("[") + text.count("{") > MAX_DEPTH:
-            _check_flow_depth(path, text)
-        if len(text) > _PRESCAN_CHARS:
-            _check_depth(path, text)
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
+        st = path.stat()
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError("not a regular file", location=Location(display_path(path)),
+                            hint="claim files and manifests are plain files")
+        if st.st_size > MAX_BYTES:
+            raise UserError(f"file is {st.st_size:,} bytes, more than the {MAX_BYTES:,} a YAML file may have",
+                            location=Location(display_path(path)), hint="claim files and manifests are small; split it")
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise UserError(f"cannot read file: {exc.strerror or exc}", location=Location(display_path(path))) from None
+    if len(raw) > MAX_BYTES:  # grew since stat
+        raise UserError(f"file is more than the {MAX_BYTES:,} bytes a YAML file may have",
+                        location=Location(display_path(path)), hint="claim files and manifests are small; split it")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad_line = raw.count(b"\n", 0, exc.start) + 1
+        bad_col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise UserError(
+            f"not UTF-8 text (byte 0x{raw[exc.start]:02x})",
+            location=Location(display_path(path), bad_line, bad_col),
+            hint="save the file as UTF-8",
+        ) from None
+
+
+def _syntax_error(path: Path, exc: yaml.YAMLError, text: str) -> UserError:
+    if isinstance(exc, yaml.reader.ReaderError):
+        # A character YAML does not allow (a control character, say): located from its position.
+        pos = max(0, min(int(exc.position), len(text)))
+        at = (text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1)
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        return UserError(f"YAML syntax error: character {chr(code)!r} is not allowed",
+                         location=Location(display_path(path), *at),
+                         hint=f"remove it, or write it as an escape inside double quotes (\"\\x{code:02x}\")")
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         col = mark.column + 1 if mark else None
@@ -269,9 +227,25 @@ def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
         if mark is not None and mark.line < len(lines) and "\t" in lines[mark.line][: mark.column + 1]:
             problem = f"a tab character here ({problem})" if "tab" not in problem else problem
             hint = "YAML indents with spaces only: replace the tab with spaces"
-        raise UserError(f"YAML syntax error: {problem}", location=Location(display_path(path), line, col), hint=hint) from None
+        return UserError(f"YAML syntax error: {problem}", location=Location(display_path(path), line, col), hint=hint)
+    return UserError(f"YAML error: {exc}", location=Location(display_path(path), 1, 1))
+
+
+def load_yaml(path: Path, *, text: str | None = None) -> YamlDocument:
+    """Read `path` as one YAML document; every problem is a located :class:`UserError`."""
+    if text is None:
+        text = _read_text(path)
+    elif len(text) > MAX_BYTES:
+        raise UserError(f"file is more than the {MAX_BYTES:,} bytes a YAML file may have", location=Location(display_path(path)))
+    builder = _Builder(path)
+    try:
+        if text.count("[") + text.count("{") > MAX_DEPTH:
+            check_flow_depth(path, text)
+        if len(text) > _PRESCAN_CHARS or "*" in text:
+            prescan(path, text)
+        node = yaml.compose(text, Loader=LOADER)
     except yaml.YAMLError as exc:
-        raise UserError(f"YAML error: {exc}", location=Location(display_path(path))) from None
+        raise _syntax_error(path, exc, text) from None
     if node is None:
         raise UserError("file is empty", location=Location(display_path(path), 1, 1), hint="a YAML mapping is expected")
     builder.doc.data = builder.build(node, ())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -25,20 +25,51 @@ NO_STEP = -(1 << 63)  # int64 sentinel for a sample without a step
 PER_STEP_LIMIT = 100
 
 
+# Claim patterns run on RE2 (google-re2), whose matching time is linear in the text: a claim cannot
+# make an evaluation hang with catastrophic backtracking (`(a+)+$`). RE2 has no backreferences and no
+# lookaround; such patterns are refused at `registry validate`, naming the construct.
+_UNSUPPORTED = (
+    (re.compile(r"\(\?<?[=!]"), "lookaround ((?=...), (?!...), (?<=...), (?<!...))"),
+    (re.compile(r"\\[1-9]|\(\?P=|\\g<|\\k<"), "backreferences (\\1, (?P=name))"),
+    (re.compile(r"\(\?>|[*+?}][+]"), "atomic groups and possessive quantifiers"),
+    (re.compile(r"\(\?\("), "conditionals ((?(1)...))"),
+)
+
+
+def _compile(pattern: str, ignore_case: bool) -> Any:
+    import re2
+
+    options = re2.Options()
+    options.case_sensitive = not ignore_case
+    options.log_errors = False
+    return re2.compile(pattern, options)
+
+
 def pattern_ok(value: str | None) -> str | None:
-    if value is not None:
-        try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc}") from None
+    """A pattern RE2 compiles; otherwise ValueError naming what it cannot do."""
+    if value is None:
+        return value
+    import re2
+
+    try:
+        _compile(value, False)
+    except re2.error as exc:
+        for construct, name in _UNSUPPORTED:
+            if construct.search(value):
+                raise ValueError(
+                    f"regular expression uses {name}, which the linear-time engine (RE2) does not support; "
+                    "rewrite the pattern without it"
+                ) from None
+        why = exc.args[0] if exc.args else exc
+        raise ValueError(f"invalid regular expression: {why.decode() if isinstance(why, bytes) else why}") from None
     return value
 
 
-def regex(pattern: str | None, phrases: list[str] | None, ignore_case: bool) -> re.Pattern[str]:
-    flags = re.IGNORECASE if ignore_case else 0
-    if pattern is not None:
-        return re.compile(pattern, flags)
-    return re.compile("|".join(re.escape(p) for p in phrases or []), flags)
+def regex(pattern: str | None, phrases: list[str] | None, ignore_case: bool) -> Any:
+    """The claim's pattern (or its phrases, escaped and joined), compiled with RE2."""
+    if pattern is None:
+        pattern = "|".join(re.escape(p) for p in phrases or [])
+    return _compile(pattern, ignore_case)
 
 
 def as_array(values: array[float]) -> np.ndarray:

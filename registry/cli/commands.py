@@ -91,10 +91,10 @@ def validate(paths: list[Path], artifacts: bool = True) -> Validation:
         errors.extend(exc.errors)
     runs: list[Run] = []
     try:
-        runs = load_runs(run_paths) if run_paths else []
+        runs = load_runs(run_paths, settings.allow_outside) if run_paths else []
     except UserErrors as exc:
         errors.extend(exc.errors)
-        runs, _ = load_runs_isolated(run_paths)
+        runs, _ = load_runs_isolated(run_paths, settings.allow_outside)
     n_runs = len(runs)
     from registry.integrity.amendments import cached_git, check_claims
     from registry.language.artifacts import check_artifact_names, unmatched_claims

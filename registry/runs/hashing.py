@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from pathlib import Path
+
+from registry.files import Boundary, contained
 
 # Files at least this large have their sha256 cached (smaller ones are cheaper to hash than to look up:
 # a look-up costs a stat, a resolve and a small read, ~50 us; sha256 runs at ~1 GB/s).
@@ -12,17 +15,19 @@ HASH_CACHE_MIN_BYTES = 256 << 10
 HASH_CACHE_ENV = "REGISTRY_HASH_CACHE"  # set to 0 to hash every file every time
 
 
-def sha256_of(path: Path) -> str:
-    """sha256 of a file, or of a folder as the sorted list of its files' relative paths and hashes.
+def sha256_of(path: Path, boundary: Boundary | None = None) -> str:
+    """sha256 of a file, or of a folder as the sorted list of its files' relative paths and hashes:
+    of the data a reader reads (a link's target), each file checked by `registry.files.contained`.
 
     Large files' hashes are cached under the project's `.registry-cache/sha256/` (see `_cached_sha256`).
     """
-    if path.is_dir():
+    boundary = boundary or Boundary.around(path)
+    if contained(path, boundary, folder=True).is_dir():
         digest = hashlib.sha256()
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
-            digest.update(f"{child.relative_to(path).as_posix()}\0{sha256_of(child)}\n".encode())
+            digest.update(f"{child.relative_to(path).as_posix()}\0{sha256_of(child, boundary)}\n".encode())
         return digest.hexdigest()
-    return _cached_sha256(path)
+    return _cached_sha256(contained(path, boundary))
 
 
 def _hash_file(path: Path) -> str:
@@ -86,12 +91,30 @@ def _cached_sha256(path: Path) -> str:
         if (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino) == (
             st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
         ):
-            folder.mkdir(parents=True, exist_ok=True)
-            tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(f"{key}\n{digest}\n", encoding="utf-8", errors="surrogateescape")
-            os.replace(tmp, entry)
+            _write_entry(folder, entry, f"{key}\n{digest}\n".encode("utf-8", "surrogateescape"))
     except OSError:
         pass
     return digest
+
+
+def _write_entry(folder: Path, entry: Path, data: bytes) -> None:
+    """Write a cache entry without following a link: `.registry-cache/` and `sha256/` must be real
+    folders (a link there is left alone and nothing is cached), the temporary file is created new."""
+    for d in (folder.parent, folder):
+        if d.is_symlink():
+            return
+        d.mkdir(exist_ok=True)
+        if d.is_symlink() or not d.is_dir():
+            return
+    tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, entry)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 

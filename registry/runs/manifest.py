@@ -18,8 +18,8 @@ from pydantic import (
     model_validator,
 )
 
-from registry.errors import Location, UserError, UserErrors, display_path
-from registry.files import walk
+from registry.errors import ArtifactError, Location, UserError, UserErrors, display_path, quoted
+from registry.files import Boundary, contained, walk
 from registry.readers.formats import (
     ALL_FORMATS,
     METRICS_FORMATS,
@@ -154,34 +154,44 @@ def load_run_manifest(path: Path) -> tuple[RunManifest, YamlDocument]:
         raise UserErrors(located(exc, doc, RunManifest)) from None
 
 
-def resolve_inside(folder: Path, relative: str, loc: Location) -> Path:
-    """The artifact's path, refusing anything that leaves the run folder."""
+def resolve_inside(folder: Path, relative: str, loc: Location, boundary: Boundary | None = None) -> Path:
+    """The artifact's path, refusing anything that leaves the run folder: `..`, an absolute path, and
+    (through `registry.files.contained`, the one containment check) any link of the artifact or of a
+    member of a folder artifact that resolves outside it, and FIFOs and devices."""
+    shown = quoted(relative)
+    if len(relative) > 1024 or "\0" in relative or any(len(part) > 255 for part in Path(relative).parts):
+        raise UserError(
+            f"artifact path {shown} is not a usable file name",
+            location=loc,
+            hint="paths are at most 1024 characters, 255 per name, without NUL",
+        )
     rel = Path(relative)
     if rel.is_absolute() or ".." in rel.parts:
         raise UserError(
-            f"artifact path {relative!r} leaves the run folder",
+            f"artifact path {shown} leaves the run folder",
             location=loc,
             hint="artifact paths are relative to the folder holding run.yaml, without '..'",
         )
     target = folder / rel
-    if not target.exists():
-        if target.is_symlink():
-            raise UserError(f"artifact {relative!r} is a broken symlink", location=loc)
+    try:
+        exists, is_link = target.exists(), target.is_symlink()
+    except OSError as exc:
+        raise UserError(f"artifact path {shown} cannot be looked up: {exc.strerror}", location=loc) from None
+    if not exists:
+        if is_link:
+            raise UserError(f"artifact {shown} is a broken symlink", location=loc)
         raise UserError(
-            f"artifact file {relative!r} does not exist",
+            f"artifact file {shown} does not exist",
             location=loc,
             hint=f"looked for {display_path(target)}",
         )
-    real_folder = folder.resolve()
-    real_target = target.resolve()
-    if real_target != real_folder and real_folder not in real_target.parents:
-        raise UserError(
-            f"artifact path {relative!r} resolves outside the run folder (a symlink?)",
-            location=loc,
-            hint="copy or move the file into the run folder",
-        )
+    try:
+        contained(target, boundary or Boundary.of(folder), folder=True)
+    except ArtifactError as exc:
+        where = "" if exc.path == target else f" ({display_path(exc.path)})"
+        raise UserError(f"artifact path {shown}{where} {exc.message}", location=loc, hint=exc.hint) from None
     if not os.access(target, os.R_OK):
-        raise UserError(f"artifact file {relative!r} is not readable", location=loc)
+        raise UserError(f"artifact file {shown} is not readable", location=loc)
     return target
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from registry.config import Settings
 from registry.errors import CannotMeasure, UserError, UserErrors, display_path
+from registry.files import Boundary
 from registry.runs.hashing import sha256_of
 from registry.runs.manifest import ArtifactSpec, RunManifest, find_run_manifests, load_run_manifest, resolve_inside
 from registry.yamlsource import load_yaml
@@ -29,6 +30,8 @@ class Run:
     folder: Path
     manifest_path: Path
     paths: dict[str, Path]
+    boundary: Boundary | None = None
+    """Where its files may resolve to (registry.files.contained); the run folder when None."""
     _opened: dict[str, Any] = field(default_factory=dict, repr=False)
     _hashes: dict[str, str] = field(default_factory=dict, repr=False)
     _touched: set[str] | None = field(default=None, repr=False)
@@ -85,6 +88,10 @@ class Run:
         self._touch(name)
         return spec
 
+    @property
+    def bounds(self) -> Boundary:
+        return self.boundary or Boundary.of(self.folder)
+
     def _open(self, name: str, kind: str, opener: Any) -> Any:
         spec = self._spec_of_kind(name, kind)
         key = f"{kind}:{name}"
@@ -96,13 +103,13 @@ class Run:
         """A step-indexed metrics table; each column is read at most once per invocation."""
         from registry.readers.metrics.table import MetricsTable
 
-        return self._open(name, "metrics", MetricsTable)  # type: ignore[no-any-return]
+        return self._open(name, "metrics", lambda p, s: MetricsTable(p, s, boundary=self.bounds))  # type: ignore[no-any-return]
 
     def tensors(self, name: str) -> ActivationArtifact:
         """An activation artifact: one file, or a folder of checkpoints by step, of named tensors."""
         from registry.readers.activations.artifact import open_activations
 
-        return self._open(name, "activations", open_activations)  # type: ignore[no-any-return]
+        return self._open(name, "activations", lambda p, s: open_activations(p, s, self.bounds))  # type: ignore[no-any-return]
 
     def samples(self, name: str) -> list[Sample]:
         """Every text sample as a list, parsed once and kept: for small artifacts and random access.
@@ -111,7 +118,7 @@ class Run:
         """
         from registry.readers.text.read import read_samples
 
-        return self._open(name, "text", lambda p, s: read_samples(p, s))  # type: ignore[no-any-return]
+        return self._open(name, "text", lambda p, s: read_samples(p, s, self.bounds))  # type: ignore[no-any-return]
 
     def iter_samples(self, name: str) -> Iterator[Sample]:
         """Text samples in file order, for one pass.
@@ -125,9 +132,9 @@ class Run:
 
         spec = self._spec_of_kind(name, "text")
         path = self.paths[name]
-        if f"text:{name}" in self._opened or artifact_size(path) <= self.SAMPLE_CACHE_BYTES:
+        if f"text:{name}" in self._opened or artifact_size(path, self.bounds) <= self.SAMPLE_CACHE_BYTES:
             return iter(self.samples(name))
-        return iter_samples(path, spec)
+        return iter_samples(path, spec, self.bounds)
 
     def notes(self, name: str) -> tuple[str, ...]:
         """What the readers of artifact `name` reported about its data (e.g. truncation), if opened."""
@@ -153,24 +160,36 @@ class Run:
 
     def artifact_hash(self, name: str) -> str:
         if name not in self._hashes:
-            self._hashes[name] = sha256_of(self.paths[name])
+            self._hashes[name] = sha256_of(self.paths[name], self.bounds)
         return self._hashes[name]
 
 
-def load_run(manifest_path: Path) -> Run:
-    """Read and check `run.yaml`: schema, and every artifact path exists inside the folder."""
+def _allowed(allow_outside: Sequence[Path] | None) -> tuple[Path, ...]:
+    """The storage roots links may point into: as given, or (None) the project's `allow_outside`."""
+    if allow_outside is not None:
+        return tuple(allow_outside)
+    from registry.config import load_settings
+
+    return load_settings().allow_outside
+
+
+def load_run(manifest_path: Path, allow_outside: Sequence[Path] | None = None) -> Run:
+    """Read and check `run.yaml`: schema, and every artifact path exists inside the folder (links
+    may also resolve below the `allow_outside` storage roots of [tool.registry])."""
     manifest, yaml_doc = load_run_manifest(manifest_path)
     folder = manifest_path.parent
+    boundary = Boundary.of(folder, _allowed(allow_outside))
     paths: dict[str, Path] = {}
     broken: dict[str, UserError] = {}
     for name, spec in manifest.artifacts.items():
         loc = yaml_doc.locate(("artifacts", name, "path"))
         try:
-            paths[name] = resolve_inside(folder, spec.path, loc)
+            paths[name] = resolve_inside(folder, spec.path, loc, boundary)
         except UserError as exc:  # only the predictions that read this artifact are affected
             broken[name] = exc
             paths[name] = folder / spec.path
-    return Run(manifest=manifest, folder=folder, manifest_path=manifest_path, paths=paths, broken=broken)
+    return Run(manifest=manifest, folder=folder, manifest_path=manifest_path, paths=paths, broken=broken,
+               boundary=boundary)
 
 
 def selects(applies_tags: list[str], applies_runs: list[str], run: Run) -> bool:
@@ -179,23 +198,26 @@ def selects(applies_tags: list[str], applies_runs: list[str], run: Run) -> bool:
     return not applies_runs or any(fnmatch.fnmatchcase(run.id, g) for g in applies_runs)
 
 
-def load_runs(roots: Sequence[Path]) -> list[Run]:
+def load_runs(roots: Sequence[Path], allow_outside: Sequence[Path] | None = None) -> list[Run]:
     """Every run below `roots`; all manifest errors are collected, and run ids must be unique."""
-    runs, errors = load_runs_isolated(roots)
+    runs, errors = load_runs_isolated(roots, allow_outside)
     errors.extend(e for run in runs for e in run.broken.values())
     if errors:
         raise UserErrors(errors)
     return runs
 
 
-def load_runs_isolated(roots: Sequence[Path]) -> tuple[list[Run], list[UserError]]:
+def load_runs_isolated(
+    roots: Sequence[Path], allow_outside: Sequence[Path] | None = None
+) -> tuple[list[Run], list[UserError]]:
     """Every readable run below `roots`, and the errors of the others (a broken manifest, or a run id
     used twice: the later folder is left out), so one broken run never stops the rest."""
+    allow_outside = _allowed(allow_outside)
     runs: list[Run] = []
     errors: list[UserError] = []
     for manifest in find_run_manifests(list(roots)):
         try:
-            runs.append(load_run(manifest))
+            runs.append(load_run(manifest, allow_outside))
         except UserErrors as exc:
             errors.extend(exc.errors)
         except UserError as exc:

@@ -27,7 +27,7 @@ from registry.plugins import AnyEvaluator, CrossRunEvaluator, Evaluator, Evaluat
 from registry.runs.run import Run, selects
 from registry.verdicts.current import Index, KeyInputs, key_now, key_of
 from registry.verdicts.executors import Measured, Work, isolated, run_in_process, run_in_workers
-from registry.verdicts.file import render, verdict_path, write_atomic_many
+from registry.verdicts.file import remove_stale_temps_below, render, verdict_path, write_atomic_many
 from registry.verdicts.model import (
     ACROSS_RUNS,
     ArtifactRef,
@@ -379,6 +379,7 @@ def write_verdicts(result: Evaluation, folder: Path) -> None:
     """Write every verdict (atomically, in order), then record them in the index of evaluated pairs."""
     texts = [(verdict_path(folder, v.claim.id, v.run.id if v.run else None), render(v)) for v in result.verdicts]
     result.written.extend(write_atomic_many(texts))
+    remove_stale_temps_below(folder)  # what killed runs left, also where nothing was written this time
     if result.index is not None:
         for (path, text), verdict, key in zip(texts, result.verdicts, result.keys, strict=True):
             result.index.record(path, key, text, verdict)

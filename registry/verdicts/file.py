@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,12 +92,79 @@ def verdict_path(folder: Path, claim_id: str, run_id: str | None) -> Path:
     return folder / claim_id / f"{run_id or ACROSS_RUNS}.yaml"
 
 
+# Temporary files of `write_atomic_many`: `.<name>.<pid>.<random>.tmp` beside the file (ignored by git:
+# the project's .gitignore has `verdicts/**/.*.tmp`). One left by a killed process is removed later.
+_TMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+# A temporary file older than this is stale even if its pid is in use (another host, a reused pid).
+_STALE_SECONDS = 3600
+
+
+def _refuse_link(path: Path, what: str) -> None:
+    if path.is_symlink():
+        raise UserError(
+            f"{what} is a symbolic link; verdicts are written only inside the verdicts folder",
+            location=Location(display_path(path)),
+            hint="replace the link with a real folder or file",
+        )
+
+
+def check_target(path: Path) -> None:
+    """Refuse to write `path` if its claim folder or the file itself is a symbolic link (a located
+    UserError); called for every verdict before any is written, so a refusal writes nothing."""
+    _refuse_link(path.parent, f"verdict folder {path.parent.name!r}")
+    _refuse_link(path, f"verdict file {path.name!r}")
+
+
+def remove_stale_temps(folder: Path) -> None:
+    """Remove temporary files of ours that a killed `evaluate` left in `folder` (a claim's verdict folder):
+    those whose process is gone, or that are older than an hour."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        m = _TMP.match(entry.name)
+        if m is None or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(OSError):
+            if not _alive(int(m.group("pid"))) or now - entry.stat(follow_symlinks=False).st_mtime > _STALE_SECONDS:
+                os.unlink(entry.path)
+
+
+def remove_stale_temps_below(root: Path) -> None:
+    """`remove_stale_temps` in every claim folder of the verdicts folder (an incremental run may write
+    nothing in the folder where a killed run left one)."""
+    try:
+        folders = [Path(e.path) for e in os.scandir(root) if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return
+    for folder in folders:
+        remove_stale_temps(folder)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def write_atomic_many(items: list[tuple[Path, str]]) -> list[Path]:
     """Write files atomically, each only when its text changed: the changed ones are written to
     temporary files and fsynced concurrently (an fsync costs milliseconds, and the file system commits concurrent ones together),
     then renamed into place one by one in the given order. Returns the paths that changed."""
     from concurrent.futures import ThreadPoolExecutor
 
+    for path, _ in items:
+        check_target(path)  # a link out of verdicts/ is refused before anything is written
+    for folder in sorted({path.parent for path, _ in items}):
+        remove_stale_temps(folder)
     changed: list[tuple[Path, bytes]] = []
     for path, text in items:
         data = text.encode("utf-8")
@@ -121,7 +190,9 @@ def write_atomic_many(items: list[tuple[Path, str]]) -> list[Path]:
 def _temporary(path: Path, data: bytes) -> str:
     """`data` in a new temporary file beside `path`, flushed to disk; returns its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    _refuse_link(path.parent, f"verdict folder {path.parent.name!r}")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)  # umask applies
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -131,7 +202,7 @@ def _temporary(path: Path, data: bytes) -> str:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return tmp
+    return str(tmp)
 
 
 def read_verdict(path: Path, *, text: str | None = None) -> Verdict:

@@ -316,7 +316,7 @@ def test_settings_errors_are_bad_input(project: Project) -> None:
     assert result.exit_code == 2, result.output
     assert result.output == (
         "pyproject.toml: tool.registry: unknown key 'claim' in [tool.registry] "
-        "(hint: known keys: claims, executor, runs, scheduler, storage_options, timeout, verdicts)\n"
+        "(hint: known keys: allow_outside, claims, executor, runs, scheduler, storage_options, timeout, verdicts)\n"
     )
 
 

@@ -22,7 +22,7 @@ def evaluators() -> EvaluatorRegistry:
         ("text.match_rate", {}, "give exactly one of pattern or phrases"),
         ("text.match_rate", {"pattern": "a", "phrases": ["b"]}, "give exactly one of pattern or phrases"),
         ("text.match_rate", {"phrases": []}, "phrases must not be empty"),
-        ("text.match_rate", {"pattern": "(unclosed"}, "invalid regular expression: missing ), unterminated subpattern"),
+        ("text.match_rate", {"pattern": "(unclosed"}, "invalid regular expression: missing ): (unclosed"),
         ("metric.threshold", {"column": "loss", "steps": [10, 5]}, "start 10 is after end 5"),
         ("loss.spikes", {"window": 2}, "Input should be greater than or equal to 3"),
     ],

@@ -154,7 +154,8 @@ MANIFEST_CASES = {
     "'/var/data/metrics.csv' leaves the run folder "
     "(hint: artifact paths are relative to the folder holding run.yaml, without '..')",
     "symlink-outside": "runs/symlink-outside/run.yaml:4:19: artifacts.metrics.path: artifact path 'metrics.csv' "
-    "resolves outside the run folder (a symlink?) (hint: copy or move the file into the run folder)",
+    "resolves outside the run folder (a symlink?) (hint: copy or move the file into the run folder, or list its "
+    "storage root under `allow_outside` in [tool.registry])",
     "unknown-manifest-key": "runs/unknown-manifest-key/run.yaml:2:1: artefacts: unknown key "
     "(hint: did you mean 'artifacts'?)",
 }

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.errors import ArtifactError, CannotMeasure
+from registry.files import Boundary, contained
 from registry.readers.activations.npy import NpyStore
 from registry.readers.activations.npz import NpzStore
 from registry.readers.activations.safetensors import SafetensorsStore
@@ -42,11 +43,11 @@ class DirStore(TensorStore):
         self.options = options or ArtifactOptions()
         self._stores: list[TensorStore] = []
         self._owner: dict[str, TensorStore] = {}
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and not p.is_dir())
         if not files:
             raise ArtifactError(path, "checkpoint folder holds no activation file",
                                 hint=f"expected files ending in {', '.join(SUFFIXES)}")
-        inner = ArtifactOptions(format=None)
+        inner = ArtifactOptions(format=None, boundary=self.options.boundary)
         for f in files:
             store = open_tensors(f, self.options.format, inner)
             self._stores.append(store)
@@ -70,8 +71,9 @@ class DirStore(TensorStore):
 
 
 def open_tensors(path: Path, fmt: str | None = None, options: ArtifactOptions | None = None) -> TensorStore:
-    """The tensors of one checkpoint file (or checkpoint folder)."""
-    if path.is_dir():
+    """The tensors of one checkpoint file (or checkpoint folder), checked by `registry.files.contained`."""
+    boundary = (options.boundary if options is not None else None) or Boundary.around(path)
+    if contained(path, boundary, folder=True).is_dir():
         return DirStore(path, options)
     kind = (fmt or path.suffix.lstrip(".")).lower()
     if kind == "npy":
@@ -108,7 +110,7 @@ class ActivationArtifact:
         self.path = path
         self.options = options or ArtifactOptions()
         self.pattern = re.compile(self.options.step_pattern or DEFAULT_STEP_PATTERN)
-        self.is_folder = path.is_dir()
+        self.is_folder = contained(path, self.options.boundary or Boundary.around(path), folder=True).is_dir()
         if self.is_folder:
             self.checkpoints = self._scan()
         else:
@@ -180,6 +182,6 @@ class ActivationArtifact:
         raise CannotMeasure(f"{self.path.name} has no checkpoint at step {step} (steps: {shown or 'none'})")
 
 
-def open_activations(path: Path, spec: ArtifactSpec | None = None) -> ActivationArtifact:
+def open_activations(path: Path, spec: ArtifactSpec | None = None, boundary: Boundary | None = None) -> ActivationArtifact:
     """The activation artifact at `path`, as its manifest entry describes it."""
-    return ActivationArtifact(path, ArtifactOptions.from_spec(spec))
+    return ActivationArtifact(path, ArtifactOptions.from_spec(spec, boundary))

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from registry.errors import ArtifactError
+from registry.errors import ArtifactError, quoted
 from registry.readers.activations.store import ArtifactOptions, TensorStore
 from registry.readers.activations.tensor import ArrayTensor, MappedTensor, Tensor, _FileMap
 
@@ -46,6 +46,15 @@ class H5Store(TensorStore):
             self._file.visititems(visit)
         except (OSError, ValueError, KeyError) as exc:
             raise ArtifactError(path, f"not a readable HDF5 file: {exc}", hint="the file may be truncated") from None
+        for name, ds in datasets.items():
+            if ds.external or ds.is_virtual:
+                self._file.close()
+                raise ArtifactError(
+                    path,
+                    f"dataset {quoted(name)} keeps its data in other files "
+                    f"({'a virtual dataset' if ds.is_virtual else 'external storage'}), which are not read",
+                    hint="write the data into the .h5 file itself (h5py: no `external=`, no VirtualLayout)",
+                )
         self._datasets = datasets
         self._map = _FileMap(path)
 

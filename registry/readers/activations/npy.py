@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from registry.errors import ArtifactError
+from registry.errors import ArtifactError, clean
 from registry.readers.activations.store import ArtifactOptions, TensorStore
 from registry.readers.activations.tensor import ArrayTensor, MappedTensor, Tensor, _FileMap, _prod, _read_npy_header
 
@@ -27,8 +27,10 @@ class NpyStore(TensorStore):
             with path.open("rb") as fh:
                 shape, fortran, dtype = _read_npy_header(fh)
                 offset = fh.tell()
-        except (ValueError, OSError, EOFError) as exc:
-            raise ArtifactError(path, f"not a readable .npy file: {exc}", hint="the file may be truncated") from None
+        except (ValueError, OSError, EOFError, SyntaxError, TypeError, RecursionError, MemoryError) as exc:
+            # numpy parses the header with ast.literal_eval: a malformed one raises any of these
+            raise ArtifactError(path, f"not a readable .npy file: {clean(str(exc), 120)}",
+                                hint="the file may be truncated") from None
         if dtype.hasobject:
             raise ArtifactError(path, "the .npy file holds Python objects, which are not read (only numeric arrays)")
         if dtype.kind not in "biuf":  # strings, records, complex, dates: no activation statistic applies

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import struct
+import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry.errors import ArtifactError
+from registry.errors import ArtifactError, clean
 from registry.readers.activations.store import ArtifactOptions, TensorStore
 from registry.readers.activations.tensor import ArrayTensor, MappedTensor, Tensor, _FileMap, _prod, _read_npy_header
 
 if TYPE_CHECKING:
     import numpy as np
 
+# What a malformed archive or member raises: a bad zip, an unknown compression method
+# (NotImplementedError), an encrypted member (RuntimeError), corrupt deflate data (zlib.error), a
+# header numpy cannot parse (SyntaxError and friends from ast.literal_eval).
+_ZIP_ERRORS = (ValueError, OSError, EOFError, NotImplementedError, RuntimeError, SyntaxError, TypeError, RecursionError,
+               MemoryError, zlib.error, zipfile.BadZipFile)
+
+
+
+def _hint(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):  # zipfile's word for a compression method it does not read
+        return "save it with numpy.savez or numpy.savez_compressed"
+    return "the file may be truncated"
 
 
 class _ZipStreamTensor(Tensor):
@@ -28,8 +42,6 @@ class _ZipStreamTensor(Tensor):
         self._pos = 0
 
     def read(self, start: int, count: int) -> np.ndarray:
-        import zipfile
-
         import numpy as np
 
         item = self.dtype.itemsize
@@ -47,9 +59,9 @@ class _ZipStreamTensor(Tensor):
                 self._pos += len(skipped)
             data = self._fh.read(count * item)
             self._pos += len(data)
-        except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:
-            raise ArtifactError(self.source, f"cannot read tensor {self.name!r}: {exc}",
-                                hint="the file may be truncated") from None
+        except _ZIP_ERRORS as exc:
+            raise ArtifactError(self.source, f"cannot read tensor {self.name!r}: {clean(str(exc), 120)}",
+                                hint=_hint(exc)) from None
         if len(data) < count * item:
             raise ArtifactError(self.source, f"tensor {self.name!r} ends early", hint="the file is truncated")
         return np.frombuffer(data, dtype=self.dtype)
@@ -59,15 +71,14 @@ class NpzStore(TensorStore):
     """An npz archive: uncompressed members are memory-mapped in place, compressed ones streamed."""
 
     def __init__(self, path: Path, options: ArtifactOptions | None = None):
-        import zipfile
-
         self.path = path
         self.options = options or ArtifactOptions()
         try:
             self.zip = zipfile.ZipFile(path)
             self._members = {i.filename[:-4]: i for i in self.zip.infolist() if i.filename.endswith(".npy")}
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ArtifactError(path, f"not a readable .npz file: {exc}", hint="the file may be truncated") from None
+        except _ZIP_ERRORS as exc:
+            raise ArtifactError(path, f"not a readable .npz file: {clean(str(exc), 120)}",
+                                hint="the file may be truncated") from None
         self._map = _FileMap(path)
         self._tensors: dict[str, Tensor] = {}
 
@@ -80,8 +91,6 @@ class NpzStore(TensorStore):
         return self._tensors[name]
 
     def _open_member(self, name: str) -> Tensor:
-        import zipfile
-
         import numpy as np
 
         info = self._members[name]
@@ -110,8 +119,8 @@ class NpzStore(TensorStore):
                                         hint="the file is truncated")
                 return MappedTensor(name, self._map, data, dtype, shape, str(dtype))
             return _ZipStreamTensor(name, self, info.filename, shape, dtype, header_len)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise ArtifactError(self.path, f"cannot read tensor {name!r}: {exc}", hint="the file may be truncated") from None
+        except _ZIP_ERRORS as exc:
+            raise ArtifactError(self.path, f"cannot read tensor {name!r}: {clean(str(exc), 120)}", hint=_hint(exc)) from None
 
     def close(self) -> None:
         self._map.close()

@@ -7,7 +7,7 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from registry.errors import ArtifactError
+from registry.errors import ArtifactError, clean, quoted
 from registry.readers.activations.store import ArtifactOptions, TensorStore
 from registry.readers.activations.tensor import MappedTensor, Tensor, _FileMap, _prod
 
@@ -33,6 +33,32 @@ _ST_DTYPES = {
 }
 
 
+def _dim(value: Any) -> int:
+    """A shape dimension or data offset: a non-negative JSON integer (not a float, bool or string)."""
+    if type(value) is not int or value < 0:
+        raise ValueError(value)
+    return value
+
+
+def _read_header(path: Path) -> tuple[Any, int, int]:
+    """The parsed JSON header, its length and the file's size."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(8)
+            if len(head) < 8:
+                raise ValueError("shorter than its 8-byte header length")
+            (n,) = struct.unpack("<Q", head)
+            if n > size - 8 or n > 100_000_000:
+                raise ValueError(f"header length {n} exceeds the file")
+            return json.loads(fh.read(n)), n, size
+    except RecursionError:
+        raise ArtifactError(path, "not a readable safetensors file: its JSON header is nested too deeply") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ArtifactError(path, f"not a readable safetensors file: {clean(str(exc), 120)}",
+                            hint="the file may be truncated") from None
+
+
 class SafetensorsStore(TensorStore):
     """The safetensors format, parsed here: an 8-byte header length, a JSON header, raw data."""
 
@@ -41,35 +67,33 @@ class SafetensorsStore(TensorStore):
 
         self.path = path
         self.options = options or ArtifactOptions()
-        try:
-            size = path.stat().st_size
-            with path.open("rb") as fh:
-                head = fh.read(8)
-                if len(head) < 8:
-                    raise ValueError("shorter than its 8-byte header length")
-                (n,) = struct.unpack("<Q", head)
-                if n > size - 8 or n > 100_000_000:
-                    raise ValueError(f"header length {n} exceeds the file")
-                header = json.loads(fh.read(n))
-        except (OSError, ValueError, UnicodeDecodeError) as exc:
-            raise ArtifactError(path, f"not a readable safetensors file: {exc}", hint="the file may be truncated") from None
+        header, n, size = _read_header(path)
         if not isinstance(header, dict):
             raise ArtifactError(path, "safetensors header is not a JSON object")
-        self.metadata: dict[str, str] = header.pop("__metadata__", None) or {}
+        metadata = header.pop("__metadata__", None) or {}
+        if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+            raise ArtifactError(path, "safetensors __metadata__ is not a JSON object of strings")
+        self.metadata: dict[str, str] = metadata
         self._data_start = 8 + n
         self._entries: dict[str, dict[str, Any]] = {}
         for name, entry in header.items():
+            shown = quoted(name)
             try:
                 dtype = entry["dtype"]
-                shape = tuple(int(d) for d in entry["shape"])
-                begin, end = (int(x) for x in entry["data_offsets"])
+                shape = tuple(_dim(d) for d in entry["shape"])
+                begin, end = (_dim(x) for x in entry["data_offsets"])
             except (KeyError, TypeError, ValueError):
-                raise ArtifactError(path, f"malformed header entry for tensor {name!r}") from None
-            if dtype not in _ST_DTYPES:
-                raise ArtifactError(path, f"tensor {name!r} has unsupported dtype {dtype}")
+                raise ArtifactError(path, f"malformed header entry for tensor {shown}",
+                                    hint="shape and data_offsets are lists of non-negative integers") from None
+            if not isinstance(dtype, str) or dtype not in _ST_DTYPES:
+                raise ArtifactError(path, f"tensor {shown} has unsupported dtype {clean(str(dtype), 40)}")
             itemsize = np.dtype(_ST_DTYPES[dtype]).itemsize
-            if end - begin != _prod(shape) * itemsize:
-                raise ArtifactError(path, f"tensor {name!r}: data size does not match shape {list(shape)}")
+            if end < begin or end - begin != _prod(shape) * itemsize:
+                raise ArtifactError(
+                    path,
+                    f"tensor {shown}: data_offsets [{begin}, {end}] do not hold {dtype} {list(shape)} "
+                    f"({_prod(shape) * itemsize} bytes)",
+                )
             if self._data_start + end > size:
                 raise ArtifactError(
                     path,

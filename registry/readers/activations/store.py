@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.errors import CannotMeasure
+from registry.files import Boundary
 from registry.readers.activations.tensor import Tensor, natural_key
 
 if TYPE_CHECKING:
@@ -26,16 +27,19 @@ class ArtifactOptions:
     step_pattern: str | None = None
     aliases: dict[str, str] = field(default_factory=dict)
     axes: dict[str, list[str]] = field(default_factory=dict)
+    boundary: Boundary | None = None
+    """Where the run's files may resolve to (registry.files.contained); None: the artifact's folder."""
 
     @classmethod
-    def from_spec(cls, spec: ArtifactSpec | None) -> ArtifactOptions:
+    def from_spec(cls, spec: ArtifactSpec | None, boundary: Boundary | None = None) -> ArtifactOptions:
         if spec is None:
-            return cls()
+            return cls(boundary=boundary)
         return cls(
             format=spec.format,
             step_pattern=spec.step_pattern,
             aliases=dict(spec.aliases),
             axes={k: list(v) for k, v in spec.axes.items()},
+            boundary=boundary,
         )
 
 

@@ -286,4 +286,7 @@ def _read_npy_header(fh: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
         shape, fortran, dtype = npf.read_array_header_1_0(fh)
     else:
         shape, fortran, dtype = npf.read_array_header_2_0(fh)
-    return tuple(int(d) for d in shape), bool(fortran), dtype
+    dims = tuple(int(d) for d in shape)
+    if any(d < 0 for d in dims):
+        raise ValueError(f"negative dimension in shape {list(dims)}")
+    return dims, bool(fortran), dtype

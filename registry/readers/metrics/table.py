@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError, CannotMeasure
+from registry.files import Boundary, contained
 from registry.readers.formats import FORMATS, LOG_FORMATS, SUFFIX_FORMATS, name_format
 from registry.readers.metrics.csv import CsvSource
 from registry.readers.metrics.jsonl import JsonlSource
@@ -187,9 +188,12 @@ def nearest_column(name: str, columns: list[str]) -> str | None:
 class MetricsTable:
     """A step-indexed table: `steps` (sorted, unique) and `column(name)` aligned with them."""
 
-    def __init__(self, path: Path, spec: ArtifactSpec, source: ColumnSource | None = None):
+    def __init__(self, path: Path, spec: ArtifactSpec, source: ColumnSource | None = None, boundary: Boundary | None = None):
         self.path = path
         self.spec = spec
+        if source is None:
+            # Every file of the artifact (a log folder's too) resolves inside the run: registry.files.contained.
+            contained(path, boundary or Boundary.around(path), folder=True)
         self._source = source or open_source(path, metrics_format(path, spec.format), spec)
         self._cache: dict[str, np.ndarray] = {}
         self._select: np.ndarray | None = None

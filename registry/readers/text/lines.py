@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from registry.errors import ArtifactError
-from registry.files import walk
+from registry.files import Boundary, contained, walk
 from registry.readers.text.sample import Sample
 
 if TYPE_CHECKING:
@@ -20,19 +20,23 @@ if TYPE_CHECKING:
 _STEP_IN_PATH = re.compile(r"(?:^|[^a-z])(?:step|iter|iteration|ckpt|checkpoint)[-_=]?(\d+)(?:$|[^0-9])", re.I)
 
 
-def text_files(path: Path) -> list[Path]:
-    if path.is_dir():
+def text_files(path: Path, boundary: Boundary | None = None) -> list[Path]:
+    """The JSONL files of a text artifact, each checked by `registry.files.contained`."""
+    boundary = boundary or Boundary.around(path)
+    if contained(path, boundary, folder=True).is_dir():
         files = sorted(p for p in walk(path) if p.suffix == ".jsonl")
         if not files:
             raise ArtifactError(path, "the folder holds no .jsonl files", hint="a text artifact folder holds *.jsonl files")
+        for f in files:
+            contained(f, boundary)
         return files
     return [path]
 
 
-def artifact_size(path: Path) -> int:
+def artifact_size(path: Path, boundary: Boundary | None = None) -> int:
     """Bytes of a text artifact (a file, or every .jsonl file of a folder)."""
     try:
-        return sum(p.stat().st_size for p in text_files(path))
+        return sum(p.stat().st_size for p in text_files(path, boundary))
     except OSError:
         return 0
 
@@ -99,7 +103,7 @@ def parse_line(line: str, file: Path, lineno: int) -> Any:
         obj, end = _decoder.raw_decode(line)
         if end == len(line) or line[end:].isspace():
             return obj
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         pass
     try:
         return json.loads(line)
@@ -107,6 +111,8 @@ def parse_line(line: str, file: Path, lineno: int) -> Any:
         # An error at the end of the line is past its newline: report the line's own last column.
         col = exc.colno if exc.lineno == 1 else len(line.rstrip("\r\n")) + 1
         raise ArtifactError(file, f"invalid JSON: {exc.msg}", line=lineno, column=col) from None
+    except ValueError:  # an integer of more digits than Python converts (sys.get_int_max_str_digits)
+        raise ArtifactError(file, "invalid JSON: an integer has too many digits", line=lineno) from None
     except RecursionError:
         raise ArtifactError(file, "invalid JSON: nested too deeply", line=lineno) from None
 

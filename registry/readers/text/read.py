@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from registry.errors import ArtifactError
+from registry.files import Boundary
 from registry.readers.formats import NATIVE_TEXT_FORMATS, TEXT_FORMATS
 from registry.readers.text.lines import Adapter, Fields, numbered_lines, parse_line, step_from_path, text_files
 from registry.readers.text.lm_eval import read_lm_eval
@@ -30,7 +31,7 @@ ADAPTERS: dict[str, Adapter] = {
 }
 
 
-def iter_samples(path: Path, spec: ArtifactSpec | None = None) -> Iterator[Sample]:
+def iter_samples(path: Path, spec: ArtifactSpec | None = None, boundary: Boundary | None = None) -> Iterator[Sample]:
     """Stream the samples of a text artifact (a JSONL file, or a folder of them), one line at a time."""
     fmt = spec.format if spec is not None else None
     adapter = ADAPTERS.get("samples" if fmt in NATIVE_TEXT_FORMATS else str(fmt))
@@ -39,7 +40,7 @@ def iter_samples(path: Path, spec: ArtifactSpec | None = None) -> Iterator[Sampl
     fields = Fields(spec.columns if spec is not None else {})
     where = list(spec.where.items()) if spec is not None else []
     root = path if path.is_dir() else path.parent
-    for file in text_files(path):
+    for file in text_files(path, boundary):
         path_step = step_from_path(file, root) if path.is_dir() else None
         if adapter is read_native and fields.default:
             yield from stream_native(file, fields, where, path_step)
@@ -56,6 +57,6 @@ def iter_samples(path: Path, spec: ArtifactSpec | None = None) -> Iterator[Sampl
                 yield sample
 
 
-def read_samples(path: Path, spec: ArtifactSpec | None = None) -> list[Sample]:
+def read_samples(path: Path, spec: ArtifactSpec | None = None, boundary: Boundary | None = None) -> list[Sample]:
     """Every sample of a (small) text artifact, in order."""
-    return list(iter_samples(path, spec))
+    return list(iter_samples(path, spec, boundary))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -87,7 +86,7 @@ def stream_native(file: Path, fields: Fields, where: list[tuple[str, Any]], path
             for lineno, line in enumerate(fh, start=1):
                 try:
                     obj, end = decode(line)
-                except json.JSONDecodeError:
+                except (ValueError, RecursionError):  # JSONDecodeError, or a too-long integer or nesting
                     if line.isspace():
                         continue
                     obj = parse_line(line, file, lineno)
