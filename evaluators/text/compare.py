@@ -132,12 +132,13 @@ class Compare(Evaluator[CompareParams]):
     samples of the same difference: window labels are shuffled `permutations` times with `seed`, and
     p = (1 + #{as extreme}) / (1 + permutations); `alternative` greater tests a > b. `n` is the
     smaller window's number of samples with a value (`n_a`, `n_b` give both), so `min_samples`
-    applies to each window. Version 2: version 1 reported b − a and b / a.
+    applies to each window. Version 2: version 1 reported b − a and b / a. Version 3: `pattern` runs on
+    RE2, as in text.match_rate.
     """
 
     name = "text.compare"
     levels = frozenset({"text"})
-    version = "2"
+    version = "3"
     Params = CompareParams
     statistics = (
         Stat("a", "Mean (or median) of the statistic over window a's samples."),

@@ -43,12 +43,13 @@ class MatchRate(Evaluator[MatchRateParams]):
     interval at `confidence` (95% by default). With a step window, samples without a `step` are
     left out and counted in `unstepped`; a window without samples is inconclusive, with the reason.
     `n` is the number of samples considered. The evidence counts samples and matches per step
-    (up to 100 distinct steps).
+    (up to 100 distinct steps). Version 3: the pattern runs on RE2 (linear time; `\\w`, `\\b`, `\\d` are
+    ASCII, as in RE2, and a pattern with backreferences or lookaround is refused).
     """
 
     name = "text.match_rate"
     levels = frozenset({"text"})
-    version = "2"
+    version = "3"
     Params = MatchRateParams
     statistics = (
         Stat("rate", "Fraction of the samples considered that match.", range=(0, 1), rate=True),
