@@ -9,9 +9,11 @@ like an `.npy` file; a chunked or compressed one is read through h5py, region by
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from registry.errors import ArtifactError, quoted
 from registry.readers.activations.store import ArtifactOptions, TensorStore
@@ -30,6 +32,14 @@ def _import_h5py(path: Path) -> Any:
     return h5py
 
 
+_T = TypeVar("_T")
+
+
+def _elsewhere(ds: Any) -> bool:
+    """The dataset keeps its data in other files (external storage, or a virtual dataset)."""
+    return bool(ds.external or ds.is_virtual)
+
+
 class H5Store(TensorStore):
     def __init__(self, path: Path, options: ArtifactOptions | None = None):
         h5py = _import_h5py(path)
@@ -44,10 +54,12 @@ class H5Store(TensorStore):
                     datasets[name] = obj
 
             self._file.visititems(visit)
-        except (OSError, ValueError, KeyError) as exc:
+        except Exception as exc:  # h5py raises OSError, RuntimeError, KeyError, ValueError... on a damaged file
+            with contextlib.suppress(Exception):
+                self._file.close()
             raise ArtifactError(path, f"not a readable HDF5 file: {exc}", hint="the file may be truncated") from None
         for name, ds in datasets.items():
-            if ds.external or ds.is_virtual:
+            if self._guard(functools.partial(_elsewhere, ds)):
                 self._file.close()
                 raise ArtifactError(
                     path,
@@ -58,10 +70,22 @@ class H5Store(TensorStore):
         self._datasets = datasets
         self._map = _FileMap(path)
 
+    def _guard(self, read: Callable[[], _T]) -> _T:
+        """`read()` on the h5py objects of this file: what h5py raises on a damaged file is bad input."""
+        try:
+            return read()
+        except ArtifactError:
+            raise
+        except Exception as exc:
+            raise ArtifactError(self.path, f"not a readable HDF5 file: {exc}", hint="the file may be damaged") from None
+
     def _names(self) -> list[str]:
         return list(self._datasets)
 
     def _tensor(self, name: str) -> Tensor:
+        return self._guard(lambda: self._open_tensor(name))
+
+    def _open_tensor(self, name: str) -> Tensor:
         ds = self._datasets[name]
         if ds.dtype.kind not in "biuf":
             raise ArtifactError(self.path, f"dataset {name!r} has dtype {ds.dtype}, not a numeric tensor")
@@ -74,6 +98,9 @@ class H5Store(TensorStore):
         return ArrayTensor(name, ds, str(ds.dtype), self.path)
 
     def _file_axes(self, name: str) -> list[str] | None:
+        return self._guard(lambda: self._axes_of(name))
+
+    def _axes_of(self, name: str) -> list[str] | None:
         ds = self._datasets[name]
         raw = ds.attrs.get("axes")
         if raw is not None:

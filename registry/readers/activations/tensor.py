@@ -250,10 +250,13 @@ class ArrayTensor(Tensor):
     def region(self, index: Index) -> np.ndarray:
         import numpy as np
 
-        if not index:
-            return np.array(self._array[()])
-        sel = tuple(i if isinstance(i, slice) else slice(int(i), int(i) + 1) for i in index)
-        return np.asarray(self._array[sel])
+        try:
+            if not index:
+                return np.array(self._array[()])
+            sel = tuple(i if isinstance(i, slice) else slice(int(i), int(i) + 1) for i in index)
+            return np.asarray(self._array[sel])
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:  # h5py on a damaged file
+            raise ArtifactError(self.source, f"cannot read tensor {self.name!r}: {exc}", hint="the file may be damaged") from None
 
     def read(self, start: int, count: int) -> np.ndarray:
         import numpy as np
@@ -276,16 +279,22 @@ class ArrayTensor(Tensor):
 
 
 def _read_npy_header(fh: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran order, dtype) of an .npy header; ValueError or EOFError when it is malformed."""
     from numpy.lib import format as npf
 
-    version = npf.read_magic(fh)
-    reader = getattr(npf, "_read_array_header", None)
-    if reader is not None:
-        shape, fortran, dtype = reader(fh, version)
-    elif version == (1, 0):
-        shape, fortran, dtype = npf.read_array_header_1_0(fh)
-    else:
-        shape, fortran, dtype = npf.read_array_header_2_0(fh)
+    try:
+        version = npf.read_magic(fh)
+        reader = getattr(npf, "_read_array_header", None)
+        if reader is not None:
+            shape, fortran, dtype = reader(fh, version)
+        elif version == (1, 0):
+            shape, fortran, dtype = npf.read_array_header_1_0(fh)
+        else:
+            shape, fortran, dtype = npf.read_array_header_2_0(fh)
+    except (ValueError, EOFError, OSError):
+        raise
+    except Exception as exc:  # numpy parses the header dict with tokenize and ast: SyntaxError, TokenError...
+        raise ValueError(f"malformed header ({type(exc).__name__})") from None
     dims = tuple(int(d) for d in shape)
     if any(d < 0 for d in dims):
         raise ValueError(f"negative dimension in shape {list(dims)}")

@@ -1,0 +1,80 @@
+"""`kill -9` during `registry evaluate` (issue 12): at random points of a run that rewrites every
+verdict file, each verdict file is always either its old bytes or its new bytes (never torn, never
+missing), and the next run leaves no temporary file behind.
+
+The loop is seeded and bounded (`REGISTRY_CRASH_KILLS`, default 20)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from conftest import Project
+
+KILLS = int(os.environ.get("REGISTRY_CRASH_KILLS", "20"))
+CLAIMS = ("claims/loss/final-loss-below-2.yaml", "claims/activation/resid-rms-bounded.yaml", "claims/text/refusals-are-rare.yaml")
+RUNS = 4
+
+
+def evaluate(root: Path) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, REGISTRY_HASH_CACHE="0")
+    return subprocess.Popen([sys.executable, "-m", "registry", "evaluate"], cwd=root, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def verdict_files(project: Project) -> dict[str, bytes]:
+    return {p.relative_to(project.verdicts).as_posix(): p.read_bytes()
+            for p in sorted(project.verdicts.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+
+
+def temp_files(project: Project) -> list[Path]:
+    return [p for p in project.verdicts.rglob(".*") if p.is_file()]
+
+
+def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> None:
+    for i in range(RUNS):
+        run = project.add_run("runs/basic", f"basic-{i}")
+        (run / "run.yaml").write_text((run / "run.yaml").read_text().replace("id: basic", f"id: basic-{i}"))
+    for claim in CLAIMS:
+        project.add_claim(claim)
+    assert evaluate(project.root).wait() == 0
+    old = verdict_files(project)
+    assert len(old) == RUNS * len(CLAIMS)
+    # New evidence for every pair: every verdict file changes on the next run.
+    for i in range(RUNS):
+        run = project.runs / f"basic-{i}"
+        np.save(run / "resid.npy", np.load(run / "resid.npy") * 0.5)
+        with (run / "metrics.csv").open("a") as fh:
+            fh.write("300,train,1.2500,0.500,main\n")
+        with (run / "samples.jsonl").open("a") as fh:
+            fh.write('{"text": "I refuse.", "step": 300}\n')
+    snapshot = project.root.parent / "old-verdicts"
+    shutil.copytree(project.verdicts, snapshot)
+    start = time.perf_counter()
+    assert evaluate(project.root).wait() == 0
+    duration = time.perf_counter() - start
+    new = verdict_files(project)
+    assert set(new) == set(old) and all(new[k] != old[k] for k in old)
+
+    rng = random.Random(12)
+    for _ in range(KILLS):
+        shutil.rmtree(project.verdicts)
+        shutil.copytree(snapshot, project.verdicts)
+        proc = evaluate(project.root)
+        time.sleep(rng.uniform(0.2, 1.0) * duration)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        now = verdict_files(project)
+        assert set(now) == set(old)
+        for name, data in now.items():
+            assert data in (old[name], new[name]), f"{name} is torn"
+    assert evaluate(project.root).wait() == 0
+    assert verdict_files(project) == new
+    assert temp_files(project) == []
