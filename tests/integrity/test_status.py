@@ -75,7 +75,12 @@ def test_a_version_1_verdict_is_stale_until_re_evaluated(project: Project) -> No
     shutil.copyfile(FIXTURES / "golden" / "golden-all-levels.basic.v1.yaml", target)
     assert states()[("golden-all-levels", "basic")] == (
         "stale",
-        ["written by verdict schema version 1 (now 3)", "evaluator metric.threshold 1 → 2", "evaluator loss.spikes 2 → 3"],
+        [
+            "written by verdict schema version 1 (now 3)",
+            "evaluator metric.threshold 1 → 2",
+            "evaluator loss.spikes 2 → 3",
+            "evaluator text.match_rate 2 → 3",  # RE2 since version 3
+        ],
     )
     assert invoke("evaluate").exit_code == 0
     assert states()[("golden-all-levels", "basic")] == ("ok", [])

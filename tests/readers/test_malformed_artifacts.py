@@ -105,3 +105,30 @@ def test_npz_member_with_unknown_compression(project: Project, tmp_path: Path) -
     tensor_run(project, "resid.npz", bytes(data))
     refused(project, "runs/r/resid.npz: cannot read tensor 'resid': That compression method is not supported "
             "(hint: save it with numpy.savez or numpy.savez_compressed)")
+
+
+def metrics_run(project: Project, name: str, text: str, **spec: object) -> None:
+    run = project.runs / "r"
+    write_run(run, "r", {"metrics": {"path": name, **spec}})
+    (run / name).write_text(text)
+    project.add_claim("claims/loss/final-loss-below-2.yaml")
+
+
+def test_metrics_jsonl_nested_100000_deep(project: Project) -> None:
+    metrics_run(project, "m.jsonl", '{"step": 0, "loss": 1}\n{"step": 1, "loss": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+                kind="metrics")
+    refused(project, "runs/r/m.jsonl:2: invalid JSON: nested too deeply")
+
+
+def test_metrics_jsonl_integer_over_4300_digits(project: Project) -> None:
+    metrics_run(project, "m.jsonl", '{"step": 0, "loss": ' + "9" * 5000 + "}\n", kind="metrics")
+    refused(project, "runs/r/m.jsonl:1: invalid JSON: an integer has too many digits")
+
+
+def test_huge_cell_is_not_echoed_whole(project: Project) -> None:
+    metrics_run(project, "m.csv", "step,loss\n0,1.0\n1," + "x" * 5_000_000 + "\n")
+    result = invoke("evaluate")
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("runs/r/m.csv: column 'loss' is not numeric (row 2: 'xxxx")
+    assert len(result.output.splitlines()) == 1 and len(result.output) < 1500
+    assert "…" in result.output

@@ -34,6 +34,10 @@ def json_objects(path: Path, what: str = "a JSON object") -> Iterator[tuple[int,
                     raise ArtifactError(path, "not UTF-8", line=lineno, column=exc.start + 1) from None
                 except json.JSONDecodeError as exc:
                     raise ArtifactError(path, f"invalid JSON: {exc.msg}", line=lineno, column=exc.colno) from None
+                except ValueError:  # an integer of more digits than Python converts
+                    raise ArtifactError(path, "invalid JSON: an integer has too many digits", line=lineno) from None
+                except RecursionError:
+                    raise ArtifactError(path, "invalid JSON: nested too deeply", line=lineno) from None
                 if not isinstance(obj, dict):
                     raise ArtifactError(path, f"each line must be {what}", line=lineno)
                 yield lineno, obj
