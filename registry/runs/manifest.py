@@ -84,10 +84,16 @@ class ArtifactSpec(Strict):
     def _step_group(cls, value: str | None) -> str | None:
         if value is None:
             return value
+        import re2  # linear time (RE2): a pattern cannot hang the folder scan
+
         try:
-            compiled = re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"step_pattern is not a valid regular expression: {exc}") from None
+            compiled = re2.compile(value)
+        except re2.error as exc:
+            why = exc.args[0] if exc.args else exc
+            raise ValueError(
+                "step_pattern is not a regular expression RE2 runs (no backreferences or lookaround): "
+                f"{why.decode() if isinstance(why, bytes) else why}"
+            ) from None
         if "step" not in compiled.groupindex:
             raise ValueError("step_pattern needs a named group `step`, e.g. 'ckpt-(?P<step>\\d+)\\.npz'")
         return value

@@ -185,3 +185,17 @@ def test_backtracking_pattern_runs_in_linear_time(project: Project) -> None:
     assert result.exit_code == 0, result.output
     assert time.perf_counter() - start < 30
     assert "rate: 0.166666666667" in project.verdict("c", "r").read_text()
+
+
+def test_step_pattern_runs_on_re2(project: Project) -> None:
+    run = project.runs / "r"
+    (run / "ckpts").mkdir(parents=True)
+    (run / "run.yaml").write_text(
+        "id: r\nartifacts:\n  a: {path: ckpts, kind: activations, step_pattern: '(?P<step>\\d+)(?=x)'}\n"
+    )
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "runs/r/run.yaml:3:53: artifacts.a.step_pattern: step_pattern is not a regular expression RE2 runs (no backreferences or "
+        "lookaround): invalid perl operator: (?=\n"
+    )

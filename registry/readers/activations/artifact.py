@@ -4,7 +4,6 @@ file's reader from its format (registry/readers/formats.py)."""
 from __future__ import annotations
 
 import os
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +108,9 @@ class ActivationArtifact:
     def __init__(self, path: Path, options: ArtifactOptions | None = None):
         self.path = path
         self.options = options or ArtifactOptions()
-        self.pattern = re.compile(self.options.step_pattern or DEFAULT_STEP_PATTERN)
+        import re2  # the manifest's step_pattern runs in linear time (RE2), like claim patterns
+
+        self.pattern = re2.compile(self.options.step_pattern or DEFAULT_STEP_PATTERN)
         self.is_folder = contained(path, self.options.boundary or Boundary.around(path), folder=True).is_dir()
         if self.is_folder:
             self.checkpoints = self._scan()
