@@ -182,3 +182,12 @@ def test_nul_in_artifact_path_is_escaped(project: Project) -> None:
     (run / "run.yaml").write_text('id: r\nartifacts:\n  metrics: {path: "metrics\\0.csv"}\n')
     refused(project, "runs/r/run.yaml:3:19: artifacts.metrics.path: artifact path 'metrics\\x00.csv' is not a usable "
             "file name (hint: paths are at most 1024 characters, 255 per name, without NUL)")
+
+
+def test_link_loop_in_a_folder_artifact(project: Project) -> None:
+    run = activation_run(project)
+    (run / "ckpts" / "step_300.npy").symlink_to(run / "ckpts" / "step_300.npy")
+    result = invoke("validate")
+    assert result.exit_code == 2, result.output
+    assert result.output == ("runs/r/run.yaml:5:11: artifacts.activations.path: artifact path 'ckpts' "
+                             "(runs/r/ckpts/step_300.npy) cannot open: symbolic link loop\n")
