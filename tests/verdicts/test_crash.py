@@ -38,6 +38,16 @@ def temp_files(project: Project) -> list[Path]:
     return [p for p in project.verdicts.rglob(".*") if p.is_file()]
 
 
+def writing_started(project: Project, proc: subprocess.Popen[bytes]) -> None:
+    """Wait until `evaluate` has begun writing: a temporary file or a changed verdict appears."""
+    first = {p: p.stat().st_mtime_ns for p in project.verdicts.rglob("*.yaml")}
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        if temp_files(project) or any(p.stat().st_mtime_ns != m for p, m in first.items()):
+            return
+        time.sleep(0.0005)
+
+
 def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> None:
     for i in range(RUNS):
         run = project.add_run("runs/basic", f"basic-{i}")
@@ -64,17 +74,24 @@ def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> Non
     assert set(new) == set(old) and all(new[k] != old[k] for k in old)
 
     rng = random.Random(12)
-    for _ in range(KILLS):
+    mixed = 0
+    for k in range(KILLS):
         shutil.rmtree(project.verdicts)
         shutil.copytree(snapshot, project.verdicts)
         proc = evaluate(project.root)
-        time.sleep(rng.uniform(0.2, 1.0) * duration)
+        if k % 2:
+            time.sleep(rng.uniform(0.2, 1.0) * duration)  # anywhere in the run
+        else:
+            writing_started(project, proc)  # in the write phase: right after the first file changed
+            time.sleep(rng.uniform(0, 0.01))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         now = verdict_files(project)
         assert set(now) == set(old)
         for name, data in now.items():
             assert data in (old[name], new[name]), f"{name} is torn"
+        mixed += any(now[n] == new[n] for n in now) and any(now[n] == old[n] for n in now)
+    assert mixed >= 1  # some kills did land between two writes
     assert evaluate(project.root).wait() == 0
     assert verdict_files(project) == new
     assert temp_files(project) == []
