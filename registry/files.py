@@ -65,7 +65,10 @@ def contained(path: Path, boundary: Boundary | None = None, *, folder: bool = Fa
     lies inside the run folder or an allowed storage root, and is a regular file (a FIFO or a device
     could block or never end) — or, with `folder=True`, may also be a folder, whose every member is
     checked the same way. Returns the resolved path. Messages name the path, never the content."""
-    boundary = boundary or Boundary.around(path)
+    return _contained(path, boundary or Boundary.around(path), folder, set())
+
+
+def _contained(path: Path, boundary: Boundary, folder: bool, seen: set[Path]) -> Path:
     try:
         real = Path(path).resolve(strict=True)
         st = real.stat()
@@ -81,12 +84,15 @@ def contained(path: Path, boundary: Boundary | None = None, *, folder: bool = Fa
             "`allow_outside` in [tool.registry]",
         )
     if stat.S_ISDIR(st.st_mode) and folder:
+        if real in seen:  # a link back to a folder already checked (`ckpts/again -> .`)
+            return real
+        seen.add(real)
         for dirpath, dirnames, filenames in os.walk(path):
             for name in sorted(dirnames + filenames):
                 member = Path(dirpath) / name
                 if name in dirnames and not member.is_symlink():
-                    continue  # walked below; a linked folder is checked (and not walked into)
-                contained(member, boundary, folder=True)
+                    continue  # walked below; a linked folder is checked here (os.walk does not follow it)
+                _contained(member, boundary, True, seen)
         return real
     if not stat.S_ISREG(st.st_mode):
         kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"

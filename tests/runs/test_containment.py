@@ -191,3 +191,10 @@ def test_link_loop_in_a_folder_artifact(project: Project) -> None:
     assert result.exit_code == 2, result.output
     assert result.output == ("runs/r/run.yaml:5:11: artifacts.activations.path: artifact path 'ckpts' "
                              "(runs/r/ckpts/step_300.npy) cannot open: symbolic link loop\n")
+
+
+def test_link_back_to_its_own_folder_is_walked_once(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    (run / "ckpts").mkdir(parents=True)
+    (run / "ckpts" / "again").symlink_to(run / "ckpts", target_is_directory=True)
+    assert contained(run / "ckpts", Boundary.of(run), folder=True) == (run / "ckpts").resolve()
