@@ -132,3 +132,9 @@ def test_huge_cell_is_not_echoed_whole(project: Project) -> None:
     assert result.output.startswith("runs/r/m.csv: column 'loss' is not numeric (row 2: 'xxxx")
     assert len(result.output.splitlines()) == 1 and len(result.output) < 1500
     assert "…" in result.output
+
+
+def test_npy_error_does_not_echo_content(project: Project) -> None:
+    tensor_run(project, "resid.npy", b"root:*:19000:0:99999:7:::\n")
+    refused(project, "runs/r/resid.npy: not a readable .npy file: it does not start with the .npy magic string "
+            "(hint: the file may be truncated)")

@@ -283,7 +283,10 @@ def _read_npy_header(fh: Any) -> tuple[tuple[int, ...], bool, np.dtype]:
     from numpy.lib import format as npf
 
     try:
-        version = npf.read_magic(fh)
+        try:
+            version = npf.read_magic(fh)
+        except ValueError:  # numpy's message quotes the file's first bytes: never echo content
+            raise ValueError("it does not start with the .npy magic string") from None
         reader = getattr(npf, "_read_array_header", None)
         if reader is not None:
             shape, fortran, dtype = reader(fh, version)
