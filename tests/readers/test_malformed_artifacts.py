@@ -138,3 +138,9 @@ def test_npy_error_does_not_echo_content(project: Project) -> None:
     tensor_run(project, "resid.npy", b"root:*:19000:0:99999:7:::\n")
     refused(project, "runs/r/resid.npy: not a readable .npy file: it does not start with the .npy magic string "
             "(hint: the file may be truncated)")
+
+
+def test_row_log_step_outside_int64(project: Project) -> None:
+    metrics_run(project, "metrics.csv", "epoch,step,loss\n0,1,2.0\n0,18446744073709551615,1.5\n", format="lightning")
+    refused(project, "runs/r/metrics.csv:3: step 18446744073709551615 is outside the 64-bit integer range "
+            "(hint: steps must fit in int64)")
