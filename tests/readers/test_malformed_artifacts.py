@@ -144,3 +144,8 @@ def test_row_log_step_outside_int64(project: Project) -> None:
     metrics_run(project, "metrics.csv", "epoch,step,loss\n0,1,2.0\n0,18446744073709551615,1.5\n", format="lightning")
     refused(project, "runs/r/metrics.csv:3: step 18446744073709551615 is outside the 64-bit integer range "
             "(hint: steps must fit in int64)")
+
+
+def test_trainer_state_integer_over_4300_digits(project: Project) -> None:
+    metrics_run(project, "trainer_state.json", '{"log_history": [{"step": 1, "loss": ' + "9" * 5000 + "}]}")
+    refused(project, "runs/r/trainer_state.json: invalid JSON: an integer has too many digits")

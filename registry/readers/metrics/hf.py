@@ -39,8 +39,12 @@ def open_trainer_state(path: Path, spec: ArtifactSpec | None = None) -> ArraySou
             doc = json.load(fh)
     except json.JSONDecodeError as exc:
         raise ArtifactError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise ArtifactError(path, "invalid JSON: nested too deeply") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ArtifactError(path, f"cannot read: {exc}") from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise ArtifactError(path, "invalid JSON: an integer has too many digits") from None
     if not isinstance(doc, dict) or "log_history" not in doc:
         raise ArtifactError(
             path,
