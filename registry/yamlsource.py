@@ -8,7 +8,10 @@ PyYAML composes the document into nodes (which carry line/column marks); we cons
 Python values from those nodes ourselves so that we can
 - refuse any tag outside YAML's core schema (no `!!python/object`),
 - refuse duplicate mapping keys,
-- bound alias expansion (a "billion laughs" file is refused after a fixed number of nodes),
+- bound alias expansion (a "billion laughs" file is refused from the event stream before it is composed,
+  registry/yamlscan.py; the node count while building stays as a second guard),
+- construct every scalar inside the guard (a bad date or `!!int x` is a located error),
+- refuse files over MAX_BYTES and anything that is not a regular file,
 - and keep a map from each value's key path to its line and column for error messages.
 """
 
@@ -43,8 +46,6 @@ _YAML_TAG = "tag:yaml.org,2002:"
 MAX_BYTES = 1 << 20
 
 KeyPath = tuple[str | int, ...]
-
-
 
 
 def dotted(path: KeyPath) -> str:
