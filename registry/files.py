@@ -10,6 +10,7 @@ manifest check, each reader, the hashing of artifacts).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -98,3 +99,28 @@ def _contained(path: Path, boundary: Boundary, folder: bool, seen: set[Path]) ->
         kind = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file"
         raise ArtifactError(path, f"is {kind}, not a regular file", hint="artifacts are files (or folders of files)")
     return real
+
+
+# --- the project's cache ------------------------------------------------------------------------
+
+
+def write_cache_entry(folder: Path, name: str, data: bytes) -> None:
+    """Write `folder/name` (a file of `.registry-cache/<kind>/`) without following a link: the cache
+    folder and its kind folder must be real folders (at a link nothing is cached), and the temporary
+    file is created new, then renamed. Raises OSError when the cache cannot be written."""
+    for d in (folder.parent, folder):
+        if d.is_symlink():
+            return
+        d.mkdir(exist_ok=True)
+        if d.is_symlink() or not d.is_dir():
+            return
+    tmp = folder / f".{name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

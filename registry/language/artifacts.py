@@ -11,6 +11,7 @@ keys, sparse JSONL rows) are scanned once, and the names are cached under the ar
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 from collections.abc import Iterator, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import CannotMeasure, UserError
+from registry.files import write_cache_entry
 from registry.language.lints import Lint
 from registry.language.loaded import LoadedClaim
 from registry.runs.run import Run, selects
@@ -60,11 +62,8 @@ def _names(run: Run, artifact: str, cache_dir: Path | None) -> list[str]:
         names: list[str] = json.loads(cache.read_text())
     except (OSError, ValueError):
         names = table.available()
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(names))
-        except OSError:
-            pass  # a read-only checkout: no cache, the same answer
+        with contextlib.suppress(OSError):  # a read-only checkout: no cache, the same answer
+            write_cache_entry(cache_dir, cache.name, json.dumps(names).encode())  # never through a link
     return sorted(set(names) | set(spec.columns))
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 from pathlib import Path
 
-from registry.files import Boundary, contained
+from registry.files import Boundary, contained, write_cache_entry
 
 # Files at least this large have their sha256 cached (smaller ones are cheaper to hash than to look up:
 # a look-up costs a stat, a resolve and a small read, ~50 us; sha256 runs at ~1 GB/s).
@@ -91,30 +90,7 @@ def _cached_sha256(path: Path) -> str:
         if (after.st_size, after.st_mtime_ns, after.st_ctime_ns, after.st_ino) == (
             st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
         ):
-            _write_entry(folder, entry, f"{key}\n{digest}\n".encode("utf-8", "surrogateescape"))
+            write_cache_entry(folder, entry.name, f"{key}\n{digest}\n".encode("utf-8", "surrogateescape"))
     except OSError:
         pass
     return digest
-
-
-def _write_entry(folder: Path, entry: Path, data: bytes) -> None:
-    """Write a cache entry without following a link: `.registry-cache/` and `sha256/` must be real
-    folders (a link there is left alone and nothing is cached), the temporary file is created new."""
-    for d in (folder.parent, folder):
-        if d.is_symlink():
-            return
-        d.mkdir(exist_ok=True)
-        if d.is_symlink() or not d.is_dir():
-            return
-    tmp = entry.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, entry)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-

@@ -74,23 +74,32 @@ class CsvSource(ColumnSource):
         col = self.columns.index(name)
         with self.path.open(newline="", encoding="utf-8", errors="replace") as fh:
             reader = csv.reader(fh, delimiter=self.sep)
-            next(reader, None)
-            for row in reader:
-                line = reader.line_num
-                if len(row) != len(self.columns):
-                    return ArtifactError(self.path, f"row has {len(row)} cells, the header {len(self.columns)}", line=line)
-                cell = row[col].strip()
-                if cell and not _parses(cell, integer=name == self.step):
-                    if name == self.step and _is_int(cell):
-                        message = f"step {cell} is outside the 64-bit integer range"
-                        return ArtifactError(self.path, message, line=line, hint="steps must fit in int64")
-                    return ArtifactError(
-                        self.path,
-                        f"column {name!r} is not numeric ({cell!r})",
-                        line=line,
-                        hint="metric columns must hold numbers; filter rows with `where:` if the table mixes kinds",
-                    )
-        return ArtifactError(self.path, f"not a readable table: {arrow_message}")
+            try:
+                return self._first_bad(reader, name, col) or ArtifactError(
+                    self.path, f"not a readable table: {arrow_message}"
+                )
+            except csv.Error as exc:  # e.g. a cell longer than the csv module's field limit
+                return ArtifactError(self.path, f"not a readable table: {exc}", line=reader.line_num)
+
+    def _first_bad(self, reader: Any, name: str, col: int) -> ArtifactError | None:
+        """The error of the first row that is not a table row or whose cell in `name` does not parse."""
+        next(reader, None)
+        for row in reader:
+            line = reader.line_num
+            if len(row) != len(self.columns):
+                return ArtifactError(self.path, f"row has {len(row)} cells, the header {len(self.columns)}", line=line)
+            cell = row[col].strip()
+            if cell and not _parses(cell, integer=name == self.step):
+                if name == self.step and _is_int(cell):
+                    message = f"step {cell} is outside the 64-bit integer range"
+                    return ArtifactError(self.path, message, line=line, hint="steps must fit in int64")
+                return ArtifactError(
+                    self.path,
+                    f"column {name!r} is not numeric ({cell!r})",
+                    line=line,
+                    hint="metric columns must hold numbers; filter rows with `where:` if the table mixes kinds",
+                )
+        return None
 
 
 def _is_int(cell: str) -> bool:
@@ -125,7 +134,7 @@ def _header(path: Path, sep: str) -> list[str]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             first = next(csv.reader(fh, delimiter=sep), None)
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise ArtifactError(path, f"cannot read: {exc}") from None
     if not first:
         raise ArtifactError(path, "file is empty", hint="a header row with a 'step' column is expected")
