@@ -159,3 +159,11 @@ def test_row_log_step_outside_int64(project: Project) -> None:
 def test_trainer_state_integer_over_4300_digits(project: Project) -> None:
     metrics_run(project, "trainer_state.json", '{"log_history": [{"step": 1, "loss": ' + "9" * 5000 + "}]}")
     refused(project, "runs/r/trainer_state.json: invalid JSON: an integer has too many digits")
+
+
+def test_metrics_jsonl_key_not_utf8(project: Project) -> None:
+    run = project.runs / "r"
+    write_run(run, "r", {"metrics": {"path": "m.jsonl", "kind": "metrics"}})
+    (run / "m.jsonl").write_bytes(b'{"step": 0, "loss": 1}\n{"st\xf3p": 1, "loss": 2}\n')
+    project.add_claim("claims/loss/final-loss-below-2.yaml")
+    refused(project, "runs/r/m.jsonl:2:5: not UTF-8")

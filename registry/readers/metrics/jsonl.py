@@ -148,7 +148,7 @@ def _keys(path: Path) -> list[str]:
             keys.update(dict.fromkeys(table.column_names))
             del table
             pa.default_memory_pool().release_unused()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError):  # a key that is not UTF-8, say
         keys = {}
         for _, obj in json_objects(path):
             keys.update(dict.fromkeys(obj))
