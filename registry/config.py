@@ -87,24 +87,29 @@ def load_settings(start: Path | None = None) -> Settings:
     options = table.get("storage_options", {})
     if not isinstance(options, dict):
         raise UserError("[tool.registry] storage_options must be a table", location=Location(display_path(pyproject or start)))
-    allow = table.get("allow_outside", [])
-    if not isinstance(allow, list) or not all(isinstance(a, str) and Path(a).is_absolute() for a in allow):
-        raise UserError(
-            "[tool.registry] allow_outside must be a list of absolute paths",
-            location=Location(display_path(pyproject or start), key="tool.registry.allow_outside"),
-            hint='e.g. allow_outside = ["/shared/storage"]',
-        )
     return Settings(
         root=root,
         claims=folder("claims", "claims"),
         runs=runs,
         verdicts=folder("verdicts", "verdicts"),
-        allow_outside=tuple(Path(a) for a in allow),
+        allow_outside=_allow_outside(table, display_path(pyproject or start)),
         remote_runs=tuple(r for r in runs_value if "://" in r),
         storage_options=options,
         **_execution(table, Location(display_path(pyproject or start), key="tool.registry")),
     )
 
+
+
+def _allow_outside(table: dict[str, Any], where: str) -> tuple[Path, ...]:
+    """`allow_outside`: absolute storage roots that links inside a run folder may point into."""
+    allow = table.get("allow_outside", [])
+    if not isinstance(allow, list) or not all(isinstance(a, str) and Path(a).is_absolute() for a in allow):
+        raise UserError(
+            "[tool.registry] allow_outside must be a list of absolute paths",
+            location=Location(where, key="tool.registry.allow_outside"),
+            hint='e.g. allow_outside = ["/shared/storage"]',
+        )
+    return tuple(Path(a) for a in allow)
 
 
 def settings_warnings(settings: Settings, run_dirs: tuple[Path, ...] = ()) -> list[str]:

@@ -74,7 +74,7 @@ def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> Non
     assert set(new) == set(old) and all(new[k] != old[k] for k in old)
 
     rng = random.Random(12)
-    mixed = 0
+    in_write_phase = 0
     for k in range(KILLS):
         shutil.rmtree(project.verdicts)
         shutil.copytree(snapshot, project.verdicts)
@@ -90,8 +90,8 @@ def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> Non
         assert set(now) == set(old)
         for name, data in now.items():
             assert data in (old[name], new[name]), f"{name} is torn"
-        mixed += any(now[n] == new[n] for n in now) and any(now[n] == old[n] for n in now)
-    assert mixed >= 1  # some kills did land between two writes
+        in_write_phase += bool(temp_files(project))
+    assert in_write_phase >= 1  # some kills did land while verdicts were being written
     assert evaluate(project.root).wait() == 0
     assert verdict_files(project) == new
     assert temp_files(project) == []
