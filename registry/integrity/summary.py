@@ -43,6 +43,8 @@ class Summary:
     runs: dict[str, list[str]] | None = None
     """Run id -> the paths (relative to the run folder) of the artifacts read."""
     tool_version: str | None = None
+    readers: dict[str, str] | None = None
+    """Artifact (as in `artifacts`) -> the version of its reader, where the file records one."""
 
     def key_statistics(self) -> list[str]:
         out = []
@@ -78,6 +80,9 @@ def summarize(text: bytes | str) -> Summary | None:
     refs = [verdict.run] if verdict.run is not None else list(verdict.runs or [])
     prefix = verdict.run is None
     artifacts = {(f"{r.id}:{name}" if prefix else name): a.sha256 for r in refs for name, a in sorted(r.artifacts.items())}
+    readers = {
+        (f"{r.id}:{name}" if prefix else name): a.reader for r in refs for name, a in sorted(r.artifacts.items()) if a.reader
+    }
     return Summary(
         outcome=verdict.outcome,
         fingerprint=recorded_fingerprint(verdict),
@@ -87,6 +92,7 @@ def summarize(text: bytes | str) -> Summary | None:
         artifacts=artifacts,
         runs={r.id: [a.path for _, a in sorted(r.artifacts.items())] for r in refs},
         tool_version=verdict.tool.version,
+        readers=readers,
     )
 
 
@@ -114,6 +120,7 @@ def describe(before: Summary | None, after: Summary | None, claim: Claim | None 
         now = claim_version(after, claim, label).removeprefix("fingerprint ")
         out.append(f"claim fingerprint {before.fingerprint[:12]} → {now}")
     out.extend(_artifact_changes(before.artifacts or {}, after.artifacts or {}))
+    out.extend(_reader_changes(before.readers or {}, after.readers or {}))
     if before.tool_version != after.tool_version and before.tool_version and after.tool_version:
         out.append(f"tool version {before.tool_version} → {after.tool_version}")
     return out
@@ -155,6 +162,16 @@ def _artifact_changes(before: dict[str, str], after: dict[str, str]) -> list[str
         else:
             out.append(f"artifact {name} changed (sha256 {old[:12]} → {new[:12]})")
     return out
+
+
+def _reader_changes(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Reader versions that changed for an artifact read on both sides (files before readers were
+    recorded have none: nothing to compare)."""
+    return [
+        f"reader of artifact {name}: version {before[name]} → {after[name]}"
+        for name in sorted(set(before) & set(after))
+        if before[name] != after[name]
+    ]
 
 
 def claim_version(summary: Summary, claim: Claim | None, label: Label | None = None) -> str:

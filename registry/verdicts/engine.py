@@ -24,6 +24,7 @@ from registry.language.judge import combine, decision_rule, judge_measurement
 from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim, Outcome, Prediction
 from registry.plugins import AnyEvaluator, CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
+from registry.readers.formats import READER_VERSIONS
 from registry.runs.run import Run, selects
 from registry.verdicts.current import Index, KeyInputs, key_now, key_of
 from registry.verdicts.executors import Measured, Work, isolated, run_in_process, run_in_workers
@@ -156,10 +157,19 @@ def _run_ref(run: Run, names: Iterable[str]) -> RunRef:
     return RunRef(
         id=run.id,
         artifacts={
-            name: ArtifactRef(path=run.paths[name].relative_to(run.folder).as_posix(), sha256=run.artifact_hash(name))
+            name: ArtifactRef(
+                path=run.paths[name].relative_to(run.folder).as_posix(),
+                sha256=run.artifact_hash(name),
+                reader=_reader_version(run, name),
+            )
             for name in sorted(names)
         },
     )
+
+
+def _reader_version(run: Run, name: str) -> str | None:
+    kind = run.spec(name).resolved_kind()
+    return READER_VERSIONS.get(kind) if kind is not None else None
 
 
 def evaluate_claim_on_run(lc: LoadedClaim, run: Run, evaluators: EvaluatorRegistry) -> Verdict:

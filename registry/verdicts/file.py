@@ -71,6 +71,11 @@ def _drop_unset(data: dict[str, Any]) -> dict[str, Any]:
     for key in ("claim", "registration"):
         if isinstance(out.get(key), dict):
             out[key] = _drop(out[key], _VERSIONED_KEYS[key])
+    for ref in [out.get("run"), *(out.get("runs") or [])]:
+        if isinstance(ref, dict) and isinstance(ref.get("artifacts"), dict):
+            ref["artifacts"] = {
+                n: {k: v for k, v in a.items() if not (k == "reader" and v is None)} for n, a in ref["artifacts"].items()
+            }
     if "predictions" in out:
         out["predictions"] = [{k: v for k, v in p.items() if not (k in _OPTIONAL_KEYS and v is None)} for p in out["predictions"]]
         for p in out["predictions"]:

@@ -108,6 +108,9 @@ class ArtifactRef(_Model):
     path: str
     """Relative to the run folder."""
     sha256: str
+    reader: str | None = None
+    """The version of the reader of this artifact's kind (`READER_VERSIONS` in registry/readers/formats.py),
+    so `diff` and `history` can say when a reader changed; absent in files written before it was recorded."""
 
 
 class RunRef(_Model):

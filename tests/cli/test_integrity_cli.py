@@ -83,3 +83,17 @@ def test_an_artifact_change_names_the_artifact_and_the_values(repo: Repo) -> Non
     assert "refusals.rate 0.4 → 0.5" in out
     markdown = invoke("diff", "--format", "markdown").stdout
     assert "refusals.matches 2 → 3" in markdown and "artifact samples changed" in markdown
+
+
+def test_a_reader_version_change_is_named(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new version of the text reader, same samples and statistics: `diff` names the reader's change."""
+    assert repo.verdict("samples-refuse")["run"]["artifacts"]["samples"]["reader"] == "1"  # type: ignore[index]
+    from registry.readers import formats
+
+    monkeypatch.setitem(formats.READER_VERSIONS, "text", "2")
+    assert invoke("evaluate", "--jobs", "1").exit_code == 0
+    assert repo.verdict("samples-refuse")["run"]["artifacts"]["samples"]["reader"] == "2"  # type: ignore[index]
+    result = invoke("diff", "--format", "json")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)["entries"]
+    assert "reader of artifact samples: version 1 → 2" in entry["changes"]
