@@ -10,11 +10,9 @@ seeded by --seed): only run.yaml's `created` and train.log's timings differ betw
 
 from __future__ import annotations
 
-import argparse
-import os
-import subprocess
 import sys
-import time
+
+from examples import runset
 
 STEPS = 1800
 COMMON = f"--steps {STEPS} --ckpt-every 100 --beta2 0.99 --threads 1"
@@ -47,42 +45,11 @@ RUNS: dict[str, tuple[str, list[str]]] = {
 
 
 def command(run_id: str, runs_dir: str) -> list[str]:
-    args, tags = RUNS[run_id]
-    cmd = [sys.executable, "-m", "examples.tinygpt.train", "--out", os.path.join(runs_dir, run_id), "--force"]
-    cmd += COMMON.split() + args.split()
-    for t in tags:
-        cmd += ["--tag", t]
-    return cmd
+    return runset.command("examples.tinygpt.train", COMMON, RUNS, run_id, runs_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--runs-dir", default="runs")
-    p.add_argument("--jobs", type=int, default=2, help="runs in parallel (each single-threaded)")
-    p.add_argument("--only", nargs="*", default=None, choices=sorted(RUNS))
-    p.add_argument("--print", action="store_true", help="print the commands and exit")
-    a = p.parse_args(argv)
-    todo = [r for r in RUNS if a.only is None or r in a.only]
-    if a.print:
-        for r in todo:
-            print(" ".join(command(r, a.runs_dir)))
-        return 0
-    os.makedirs(a.runs_dir, exist_ok=True)
-    running: list[tuple[str, subprocess.Popen, float]] = []
-    failed = 0
-    while todo or running:
-        while todo and len(running) < a.jobs:
-            r = todo.pop(0)
-            print(f"start {r}", flush=True)
-            running.append((r, subprocess.Popen(command(r, a.runs_dir), stdout=subprocess.DEVNULL), time.time()))
-        time.sleep(1)
-        for item in list(running):
-            r, proc, t0 = item
-            if proc.poll() is not None:
-                running.remove(item)
-                failed += proc.returncode != 0
-                print(f"done  {r}: exit {proc.returncode} in {time.time() - t0:.0f}s", flush=True)
-    return 1 if failed else 0
+    return runset.main(argv, __doc__, "examples.tinygpt.train", COMMON, RUNS)
 
 
 if __name__ == "__main__":
