@@ -21,13 +21,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from registry import __version__
+from registry.files import write_cache_entry
 from registry.language import judge
 from registry.language.loaded import LoadedClaim
 from registry.plugins import EvaluatorRegistry
@@ -171,8 +171,5 @@ class Index:
         """Written atomically; a cache that cannot be written is left alone."""
         if self.path is None:
             return
-        with contextlib.suppress(OSError):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(self.entries, sort_keys=True), encoding="utf-8")
-            os.replace(tmp, self.path)
+        with contextlib.suppress(OSError):  # like every cache file: never written through a link
+            write_cache_entry(self.path.parent, self.path.name, json.dumps(self.entries, sort_keys=True).encode("utf-8"))

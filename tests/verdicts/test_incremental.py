@@ -108,3 +108,14 @@ def test_json_lists_the_skipped_pairs(project: Project) -> None:
         ("final-loss-below-2", "basic0"), ("one-spike", "basic0"), ("refusals-are-rare", "basic0")
     }
 
+
+
+def test_the_index_is_never_written_through_a_linked_cache_folder(
+    project: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`.registry-cache` pointing elsewhere: evaluate still works, and writes no index there."""
+    setup(project, copies=1)
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    (project.root / ".registry-cache").symlink_to(elsewhere, target_is_directory=True)
+    assert evaluate().endswith("3 file(s) changed")
+    assert not (elsewhere / "evaluated.json").exists()
