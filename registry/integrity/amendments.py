@@ -27,7 +27,7 @@ from registry.language.changes import amendment_for, classify
 from registry.language.fingerprint import claim_from_text, fingerprint, same_version
 from registry.language.loaded import LoadedClaim
 from registry.language.schema import Claim
-from registry.verdicts.file import read_header, readable_verdicts
+from registry.verdicts.file import read_header, read_verdict
 from registry.verdicts.model import Verdict, recorded_fingerprint
 
 GitProvider = Callable[[], tuple[Git | None, str]]
@@ -82,6 +82,22 @@ class Recorded:
 
 def recorded_in(verdicts: Sequence[Verdict]) -> list[Recorded]:
     return [Recorded(recorded_fingerprint(v), v.schema_version, v.claim.status, v.run_label) for v in verdicts]
+
+
+def recorded_now(folder: Path, claim_id: str) -> list[Recorded]:
+    """The records of the claim's verdict files now, from their headers (a file whose header does not
+    scan is read in full; one that cannot be read is left to `registry status`)."""
+    out = []
+    for path in sorted((folder / claim_id).glob("*.yaml")):
+        try:
+            header = read_header(path.read_bytes())
+            if header is None:
+                out.extend(recorded_in([read_verdict(path)]))
+            else:
+                out.append(Recorded(header.fingerprint, header.schema_version, header.status, path.stem))
+        except (OSError, UserError):
+            continue
+    return out
 
 
 def recorded_in_git(git: Git, verdicts_rel: str) -> dict[str, list[Recorded]]:
@@ -234,9 +250,11 @@ def claim_errors(
         rel = git.rel(verdicts_folder) if git is not None else None
         if git is not None and rel is not None:
             committed = recorded_in_git(git, rel)
+        if git is not None and not git.shallow:
+            git.prefetch_histories(sorted({r for lc in judged if (r := git.rel(lc.path)) is not None}))
     for lc in judged:
-        now = read.get(lc.id, []) if read is not None else readable_verdicts(verdicts_folder, lc.id)
-        recorded = recorded_in(now) + committed.get(lc.id, [])
+        now = recorded_in(read.get(lc.id, [])) if read is not None else recorded_now(verdicts_folder, lc.id)
+        recorded = now + committed.get(lc.id, [])
         found = check_claim(lc, recorded, git_provider)
         errors = list(found.values())
         if git is not None and not git.shallow and recorded:
@@ -260,7 +278,7 @@ def claim_chain(git: Git, path: Path, claim: Claim, verdicts_folder: Path) -> Ch
     """The claim's verified amendment chain (for its labels), from its verdicts now and in git."""
     rel = git.rel(verdicts_folder)
     committed = recorded_in_git(git, f"{rel}/{claim.id}").get(claim.id, []) if rel is not None else []
-    recorded = recorded_in(readable_verdicts(verdicts_folder, claim.id)) + committed
+    recorded = recorded_now(verdicts_folder, claim.id) + committed
     return verify(path, claim, git, [(r.fingerprint, r.schema_version, r.status) for r in recorded])
 
 
@@ -271,7 +289,10 @@ def cached_git(root: Path) -> GitProvider:
 
     def provide() -> tuple[Git | None, str]:
         if not found:
-            found.append(Git.find(root))
+            git, why = Git.find(root)
+            if git is not None:
+                git.cache = root / ".registry-cache" / "git"
+            found.append((git, why))
         return found[0]
 
     return provide

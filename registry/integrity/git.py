@@ -8,7 +8,10 @@ its history is cut off, so what it says about "first committed" cannot be truste
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
+import json
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -17,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from registry.errors import UserError
+from registry.files import write_cache_entry
 
 # Settings that would change git's output: signatures in logs, colour, quoted paths, pagers.
 _CONFIG = ("-c", "log.showSignature=false", "-c", "core.quotepath=off", "-c", "color.ui=never")
@@ -114,6 +118,8 @@ class Git:
         self.shallow = shallow
         self._histories: dict[str, list[Change]] = {}
         self._blobs: dict[str, bytes] = {}
+        self.cache: Path | None = None
+        """Where `prefetch_histories` keeps file histories between invocations (None: nowhere)."""
 
     # --- discovery -----------------------------------------------------------------------------
 
@@ -214,6 +220,39 @@ class Git:
         if rel not in self._histories:
             self._histories[rel] = self.log([rel], follow=True)
         return self._histories[rel]
+
+    def prefetch_histories(self, rels: Sequence[str]) -> None:
+        """Read the histories of many files at once, and their blobs with one `git cat-file`.
+
+        With `self.cache` (a `.registry-cache/<kind>/` folder), histories read at this HEAD are kept in
+        `cache/histories.json` for the next invocation: a file's history up to a commit never
+        changes, so the key is HEAD alone (a new commit starts the file afresh)."""
+        cache = self.cache
+        saved = self._load_histories(cache)
+        missing = [r for r in rels if r not in self._histories and r not in saved]
+        self._histories.update({r: saved[r] for r in rels if r in saved and r not in self._histories})
+        for rel in missing:
+            self.file_history(rel)
+        if cache is not None and self.head is not None and missing:
+            saved.update({r: self._histories[r] for r in missing})
+            data = {"head": self.head, "histories": {r: [dataclasses.asdict(c) for c in cs] for r, cs in sorted(saved.items())}}
+            with contextlib.suppress(OSError):
+                write_cache_entry(cache, "histories.json", json.dumps(data, separators=(",", ":")).encode())
+        self.blobs([c.new_blob for r in rels for c in self._histories[r] if c.new_blob])
+
+    def _load_histories(self, cache: Path | None) -> dict[str, list[Change]]:
+        if cache is None or self.head is None:
+            return {}
+        try:
+            data = json.loads((cache / "histories.json").read_bytes())
+            if data.get("head") != self.head:
+                return {}
+            return {
+                rel: [Change(**{**c, "commit": Commit(**c["commit"]) if c["commit"] else None}) for c in changes]
+                for rel, changes in data["histories"].items()
+            }
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return {}  # unreadable or of another layout: read from git again
 
     # --- contents ------------------------------------------------------------------------------------
 

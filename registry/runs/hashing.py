@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 from pathlib import Path
@@ -44,20 +45,32 @@ def cache_dir() -> Path | None:
     [tool.registry] above the working directory; None without one, or when REGISTRY_HASH_CACHE=0."""
     if os.environ.get(HASH_CACHE_ENV, "1").strip() in ("0", "false", "no", "off"):
         return None
-    import tomllib
-
     from registry.config import find_pyproject
 
     pyproject = find_pyproject(Path.cwd())
     if pyproject is None:
         return None
     try:
-        tool = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {})
+        st = pyproject.stat()
+    except OSError:
+        return None
+    return _registry_project(str(pyproject), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _registry_project(pyproject: str, size: int, mtime_ns: int) -> Path | None:
+    """The cache folder of the project whose pyproject.toml this is, if it has [tool.registry];
+    parsed once per version of the file (a sweep hashes thousands of artifacts)."""
+    del size, mtime_ns  # the cache key: a changed file is parsed again
+    import tomllib
+
+    try:
+        tool = tomllib.loads(Path(pyproject).read_text(encoding="utf-8")).get("tool", {})
     except (OSError, ValueError, UnicodeDecodeError):
         return None
     if not isinstance(tool, dict) or "registry" not in tool:
         return None
-    return pyproject.parent / ".registry-cache"
+    return Path(pyproject).parent / ".registry-cache"
 
 
 def _cached_sha256(path: Path) -> str:

@@ -3,6 +3,7 @@ and refused unless recorded (`amendments:`) or replaced (`supersedes:` + `retire
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from conftest import FIXTURES, Project, invoke
 from integrity_git import CLAIM, Repo, git
 
+from registry.integrity.git import Git
 from registry.language.changes import classify
 from registry.language.fingerprint import claim_from_text, fingerprint
 from registry.language.schema import Claim
@@ -146,6 +148,31 @@ def test_unrecorded_change_names_the_commit(judged: Repo) -> None:
     result = invoke("validate")
     assert result.exit_code == 2, result.output
     assert result.output == refusal(f'commit {sha[:12]} (2026-08-01, "relax the bound")')
+
+
+def test_claim_histories_are_read_from_git_once_per_head(judged: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A warm `validate` reads the claim files' histories from the cache kept at this HEAD; a new
+    commit makes them be read from git again, and the answer never depends on the cache."""
+    followed: list[str] = []
+    log = Git.log
+
+    def counting(self: Git, paths: list[str], **kw: object) -> object:
+        if kw.get("follow"):
+            followed.extend(paths)
+        return log(self, paths, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Git, "log", counting)
+    loosen(judged)
+    sha = judged.commit("relax the bound", "2026-08-01T00:00:00Z")
+    first = invoke("validate")
+    assert followed == [CLAIM_FILE]
+    saved = json.loads((judged.root / ".registry-cache" / "git" / "histories.json").read_text())
+    assert saved["head"] == sha and list(saved["histories"]) == [CLAIM_FILE]
+    assert invoke("validate").output == first.output == refusal(f'commit {sha[:12]} (2026-08-01, "relax the bound")')
+    assert followed == [CLAIM_FILE]
+    judged.commit("an empty commit", "2026-08-02T00:00:00Z")
+    assert invoke("validate").output == first.output
+    assert followed == [CLAIM_FILE, CLAIM_FILE]
 
 
 def test_re_evaluating_does_not_hide_the_change(judged: Repo) -> None:
