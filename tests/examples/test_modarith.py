@@ -20,7 +20,7 @@ torch = pytest.importorskip("torch")
 st_numpy = pytest.importorskip("safetensors.numpy")
 yaml = pytest.importorskip("yaml")
 
-from examples.modarith import spikes  # noqa: E402
+from examples.modarith import answers_by_offset, spikes  # noqa: E402
 from examples.modarith import train as ma  # noqa: E402
 
 P, D_MODEL, HEADS, STEPS, N_PT, N_PV = 13, 32, 2, 200, 8, 8
@@ -186,6 +186,17 @@ def test_samples(run_dir):
         if s["text"] in top:  # the sampled answer's log-prob is the one in the top-5
             assert top[s["text"]] == s["token_logprobs"][0]
 
+
+    # the README's breakdown reads the same file: every answer counted once, by split and offset
+    counts = answers_by_offset.tally([run_dir])
+    assert sum(n for _, n in counts.values()) == len(lines)
+    assert {split for split, _ in counts} == {"train", "val"}
+
+
+def test_offset_labels():
+    assert [answers_by_offset.offset_label(s, [100, 130], 299) for s in (0, 80, 99, 100, 125, 150, 200, 299)] == [
+        "start", "-20", "-1", "+0", "-5", "+20", "other", "end",
+    ]
 
 
 def test_spike_finder_on_a_synthetic_log():
