@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import Location, UserError
+from registry.files import write_cache_entry
 
 
 def _filesystem(url: str, storage_options: Mapping[str, Any]) -> tuple[Any, str]:
@@ -65,6 +66,8 @@ def mirror(url: str, storage_options: Mapping[str, Any], cache: Path) -> Path:
         if not key.startswith(root + "/"):
             raise UserError(f"object {key!r} is not below the run root's prefix", location=Location(url))
         rel = key[len(root) + 1 :]
+        if any(part in ("", ".", "..") for part in rel.split("/")):  # `root/../x` is a key, not a path below root
+            raise UserError(f"object {key!r} has a key that would leave the run root", location=Location(url))
         local = folder / rel
         stamp = _stamp(info)
         seen[rel] = stamp
@@ -81,7 +84,6 @@ def mirror(url: str, storage_options: Mapping[str, Any], cache: Path) -> Path:
         with contextlib.suppress(OSError):
             (folder / rel).unlink()
     folder.mkdir(parents=True, exist_ok=True)
-    tmp_index = index_path.with_suffix(f".{os.getpid()}.tmp")
-    tmp_index.write_text(json.dumps(seen, sort_keys=True), encoding="utf-8")
-    os.replace(tmp_index, index_path)
+    with contextlib.suppress(OSError):  # an index that cannot be written only costs downloads next time
+        write_cache_entry(cache, index_path.name, json.dumps(seen, sort_keys=True).encode())
     return folder

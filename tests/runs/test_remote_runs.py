@@ -90,3 +90,14 @@ def test_file_urls(project: Project, tmp_path: Path) -> None:
     result = invoke("evaluate", "--jobs", "1")
     assert result.exit_code == 0, result.output
     assert "path: metrics.csv" in project.verdict("final-loss-below-2", "basic").read_text()
+
+
+def test_a_key_that_climbs_out_of_the_root_is_refused(project: Project, endpoint: str, bucket: object) -> None:
+    """S3 keys are strings: `runs/../outside.txt` lists under the root's prefix but names no file below it."""
+    configure(project, endpoint)
+    bucket.pipe("sweep/runs/basic/../../outside.txt", b"not a run")  # type: ignore[attr-defined]
+    result = invoke("evaluate", "--jobs", "1")
+    assert result.exit_code == 2, result.output
+    assert "would leave the run root" in result.output
+    assert not list(project.root.rglob("outside.txt"))
+    assert not list((project.root / "verdicts").rglob("*.yaml"))
