@@ -235,17 +235,6 @@ def read_verdicts(folder: Path, claim_id: str) -> list[Verdict]:
     return [read_verdict(p) for p in sorted(d.glob("*.yaml"))]
 
 
-def readable_verdicts(folder: Path, claim_id: str) -> list[Verdict]:
-    """The claim's verdict files that can be read; `registry status` reports the others."""
-    out = []
-    for path in sorted((folder / claim_id).glob("*.yaml")):
-        try:
-            out.append(read_verdict(path))
-        except UserError:
-            continue
-    return out
-
-
 @dataclass(frozen=True)
 class VerdictHeader:
     """What a verdict file says about the claim it judged, read without parsing the rest."""
