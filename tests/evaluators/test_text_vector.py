@@ -125,3 +125,14 @@ def test_two_text_predictions_parse_the_artifact_once(tmp_path: Path, monkeypatc
     run.release()
     stats.evaluate(stats.Params.model_validate({}), run)
     assert len(parses) == 2  # released with the run's other artifacts
+
+
+@pytest.mark.parametrize("options", OPTIONS)
+def test_measure_all_equals_measure_on_texts_of_similar_length(options: dict[str, Any]) -> None:
+    """Texts of similar lengths share one padded matrix (the other test's texts are padded in groups)."""
+    rng = np.random.default_rng(2)
+    sample = [" ".join(rng.choice(["a", "b", "c", "the", "The", "x_1"], size=int(rng.integers(8, 13)))) for _ in range(500)]
+    stats = TextStatistics(**options)
+    columns = measure_all(stats, sample)
+    for i, text in enumerate(sample):
+        assert all(same(c[i], e) for c, e in zip(columns, stats.measure(text), strict=True)), text

@@ -58,8 +58,11 @@ class TextColumns:
 def _columns(texts: list[str], steps: list[int | None]) -> TextColumns:
     import numpy as np
 
-    stepped = np.fromiter((s is not None for s in steps), dtype=bool, count=len(steps))
-    filled = [NO_STEP if s is None else s for s in steps]
+    if None not in steps:  # the usual case: one C-level scan
+        stepped, filled = np.ones(len(steps), dtype=bool), steps
+    else:
+        stepped = np.fromiter((s is not None for s in steps), dtype=bool, count=len(steps))
+        filled = [NO_STEP if s is None else s for s in steps]
     try:
         array = np.array(filled, dtype=np.int64) if filled else np.zeros(0, dtype=np.int64)
     except OverflowError:
