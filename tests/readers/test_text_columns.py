@@ -120,3 +120,19 @@ def test_chunks_split_on_whole_lines(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = tmp_path / "samples.jsonl"
     path.write_bytes(b"\n".join(line(text="word " * (i % 7), step=i) for i in range(300)) + b"\n")
     assert outcome_of_columns(path) == outcome_of_reader(path)
+
+
+def test_a_lower_integer_digit_limit_is_honoured(tmp_path: Path) -> None:
+    """An integer past sys.get_int_max_str_digits is the reader's error, even in a field the columns skip."""
+    import sys
+
+    path = tmp_path / "samples.jsonl"
+    path.write_bytes(b'{"text": "a", "step": 1, "x": 1' + b"0" * 700 + b"}\n")
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(640)
+    try:
+        expected = outcome_of_reader(path)
+        assert expected[0] == "error"
+        assert outcome_of_columns(path) == expected
+    finally:
+        sys.set_int_max_str_digits(limit)

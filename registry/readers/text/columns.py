@@ -12,6 +12,7 @@ message.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -35,8 +36,8 @@ NO_STEP = -(1 << 63)
 
 _CHUNK = 16 << 20  # bytes decoded at a time
 _DEFAULT = Fields({})
-# A line longer than this may hold what Python's json refuses and msgspec accepts (an integer past
-# sys.get_int_max_str_digits, nesting past the recursion limit): the line-by-line reader decides it.
+# A line longer than this may hold what Python's json refuses and msgspec accepts (nesting past the
+# recursion limit, an integer of more than sys.get_int_max_str_digits() digits): checked for both.
 _CHECK_LONGER = 1500
 _MAX_BRACKETS = 400
 
@@ -134,6 +135,8 @@ def _read_native(file: Path, path_step: int | None, texts: list[str], steps: lis
 
     decode = _decoder().decode
     add_text, add_step = texts.append, steps.append
+    digits = sys.get_int_max_str_digits()  # 0: no limit; else at least 640
+    check_longer = min(_CHECK_LONGER, digits) if digits else _CHECK_LONGER
     for chunk in _chunks(file):
         if not chunk.isascii():
             try:
@@ -143,7 +146,7 @@ def _read_native(file: Path, path_step: int | None, texts: list[str], steps: lis
         for line in chunk.split(b"\n"):
             if not line:
                 continue
-            if len(line) > _CHECK_LONGER and _beyond_limits(line):
+            if len(line) > check_longer and _beyond_limits(line, digits):
                 raise _Unsettled
             try:
                 r = decode(line)
@@ -188,10 +191,12 @@ def _line_by_reader(line: bytes, file: Path, path_step: int | None) -> tuple[str
         raise _Unsettled from None
 
 
-def _beyond_limits(line: bytes) -> bool:
+def _beyond_limits(line: bytes, digits: int) -> bool:
     import re
 
-    return line.count(b"[") + line.count(b"{") > _MAX_BRACKETS or re.search(rb"\d{4000}", line) is not None
+    if line.count(b"[") + line.count(b"{") > _MAX_BRACKETS:
+        return True
+    return bool(digits) and re.search(rb"\d{%d}" % (digits + 1), line) is not None
 
 
 @cache
