@@ -142,7 +142,7 @@ class Run:
         run (the built-in text evaluators that read only text and steps use it).
 
         A small artifact comes from the parsed samples (`samples`); a larger one is read in one pass
-        that keeps only these two columns.
+        that keeps only these two columns (so memory grows with the texts' size, unlike `iter_samples`).
         """
         from registry.readers.text.columns import columns_of, read_columns
         from registry.readers.text.lines import artifact_size
