@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "Tensor": ".readers.activations.tensor",
     "TensorStore": ".readers.activations.store",
     "Sample": ".readers.text.sample",
+    "TextColumns": ".readers.text.columns",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -60,6 +61,7 @@ if TYPE_CHECKING:  # the exports, for type checkers (`X as X`: an explicit re-ex
     from .readers.activations.tensor import ArrayTensor as ArrayTensor
     from .readers.activations.tensor import MappedTensor as MappedTensor
     from .readers.activations.tensor import Tensor as Tensor
+    from .readers.text.columns import TextColumns as TextColumns
     from .readers.text.sample import Sample as Sample
     from .runs.run import Run as Run
 

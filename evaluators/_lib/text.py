@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -124,17 +124,6 @@ class TextStatistics:
             return sum(map(lookup.__contains__, found)) / len(found)
         chars = "".join((text.casefold() if self.fold else text).split())
         return sum(map(vocab.__contains__, chars)) / len(chars) if chars else NAN
-
-    def sample_statistic(self, name: str) -> Callable[[str], float]:
-        """One statistic of a sample's text, computing only what it needs."""
-        if name == "length":
-            if self.unit == "word":
-                return lambda text: float(len(words(text)))
-            return lambda text: float(len(text))
-        if name == "vocab_fraction":
-            return self.vocab_fraction
-        index = {"distinct_n": 1, "repetition_rate": 2}[name]
-        return lambda text: self.measure(text)[index]
 
 
 def mean_logprob(sample: Sample) -> tuple[float, int, int]:
@@ -279,19 +268,20 @@ class WindowScan:
             self.max_step = None if hi_seen == -math.inf else int(hi_seen)
 
     def empty_reason(self, k: int, label: str = "the window") -> str:
-        if self.total == 0:
-            return "the text artifact has no samples"
-        window = self.windows[k]
-        if self.min_step is None:
-            return f"no sample has a step, so none is in {label} {show_window(window)}"
-        return (
-            f"no samples with steps in {label} {show_window(window)} "
-            f"(the samples' steps run from {self.min_step} to {self.max_step})"
-        )
+        return empty_reason(self.total, self.min_step, self.max_step, self.windows[k], label)
 
     def require(self, k: int, label: str = "the window") -> None:
         if self.counts[k] == 0:
             raise CannotMeasure(self.empty_reason(k, label))
+
+
+def empty_reason(total: int, min_step: int | None, max_step: int | None, window: Window, label: str) -> str:
+    """Why a window holds no sample (the inconclusive reason)."""
+    if total == 0:
+        return "the text artifact has no samples"
+    if min_step is None:
+        return f"no sample has a step, so none is in {label} {show_window(window)}"
+    return f"no samples with steps in {label} {show_window(window)} (the samples' steps run from {min_step} to {max_step})"
 
 
 # --- inference ---------------------------------------------------------------------------------------

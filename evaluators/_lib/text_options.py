@@ -65,11 +65,14 @@ def pattern_ok(value: str | None) -> str | None:
     return value
 
 
+def pattern_of(pattern: str | None, phrases: list[str] | None) -> str:
+    """The claim's pattern, or its phrases escaped and joined."""
+    return pattern if pattern is not None else "|".join(re.escape(p) for p in phrases or [])
+
+
 def regex(pattern: str | None, phrases: list[str] | None, ignore_case: bool) -> Any:
     """The claim's pattern (or its phrases, escaped and joined), compiled with RE2."""
-    if pattern is None:
-        pattern = "|".join(re.escape(p) for p in phrases or [])
-    return _compile(pattern, ignore_case)
+    return _compile(pattern_of(pattern, phrases), ignore_case)
 
 
 def as_array(values: array[float]) -> np.ndarray:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -14,7 +15,9 @@ from registry import CannotMeasure, Evaluator, Measurement, Stat
 from .._lib.permutation import Alternative, permutation_test
 from .._lib.reduce import reduce_defined
 from .._lib.text import WindowScan, mean_logprob, safe_exp, top1_agreement
-from .._lib.text_options import STAT_NAMES, TextOptions, as_array, pattern_ok, regex
+from .._lib.text_options import STAT_NAMES, TextOptions, as_array, pattern_of, pattern_ok, regex
+from .._lib.text_vector import matches_all, measure_all
+from .._lib.text_windows import ColumnWindows
 from .._lib.windows import Window, overlap, show_window
 
 if TYPE_CHECKING:
@@ -92,16 +95,9 @@ _NEEDS = {
 }
 
 
-def _per_sample(params: CompareParams, run: Run) -> Any:
-    """The function sample -> value (NaN where undefined) for `params.statistic`."""
+def _per_sample(params: CompareParams) -> Any:
+    """The function sample -> value (NaN where undefined) for a statistic of logprobs or metrics."""
     stat = params.statistic
-    if stat in STAT_NAMES:
-        of_text = params.text_statistics(run).sample_statistic(stat)
-        return lambda s: of_text(s.text)
-    if stat == "match":
-        search = regex(params.pattern, params.phrases, params.ignore_case).search
-        return lambda s: 0.0 if search(s.text) is None else 1.0
-
     if stat in ("mean_logprob", "perplexity"):
 
         def logprob(s: Sample) -> float:
@@ -151,17 +147,11 @@ class Compare(Evaluator[CompareParams]):
     )
 
     def evaluate(self, params: CompareParams, run: Run) -> Measurement:
-        value_of = _per_sample(params, run)
-        scan = WindowScan(run, params.artifact, [params.a, params.b])
-        values: tuple[array[float], array[float]] = (array("d"), array("d"))
-        for k, s in scan:
-            values[k].append(value_of(s))
+        values, unstepped = _of_text(params, run) if params.statistic in _OF_TEXT else _of_samples(params, run)
         labels = ("window a", "window b")
-        for k in (0, 1):
-            scan.require(k, labels[k])
         arrays = []
         for k in (0, 1):
-            v = as_array(values[k])
+            v = values[k]
             defined = v[~_isnan(v)]
             if defined.size == 0:
                 window = show_window(params.a if k == 0 else params.b)
@@ -184,9 +174,47 @@ class Compare(Evaluator[CompareParams]):
             evidence={
                 "undefined_a": len(values[0]) - int(arrays[0].size),
                 "undefined_b": len(values[1]) - int(arrays[1].size),
-                "unstepped": scan.unstepped,
+                "unstepped": unstepped,
             },
         )
+
+
+# Statistics of the text alone: measured on the run's text columns, for all samples at once.
+_OF_TEXT = (*STAT_NAMES, "match")
+
+
+def _of_text(params: CompareParams, run: Run) -> tuple[list[np.ndarray], int]:
+    """Each window's values of a statistic of the text, and the samples without a step."""
+    measure: Callable[[list[str]], np.ndarray]
+    if params.statistic == "match":
+        compiled = regex(params.pattern, params.phrases, params.ignore_case)
+        pattern = pattern_of(params.pattern, params.phrases)
+
+        def measure(texts: list[str]) -> np.ndarray:
+            return matches_all(compiled, pattern, params.ignore_case, texts).astype(float)
+    else:
+        statistics, index = params.text_statistics(run), STAT_NAMES.index(params.statistic)
+
+        def measure(texts: list[str]) -> np.ndarray:
+            return measure_all(statistics, texts)[index]
+
+    scan = ColumnWindows(run, params.artifact, [params.a, params.b])
+    values = [measure(scan.texts(k)) for k in (0, 1)]
+    for k, label in enumerate(("window a", "window b")):
+        scan.require(k, label)
+    return values, scan.unstepped
+
+
+def _of_samples(params: CompareParams, run: Run) -> tuple[list[np.ndarray], int]:
+    """Each window's values of a statistic of the samples' logprobs or metrics, and the samples without a step."""
+    value_of = _per_sample(params)
+    scan = WindowScan(run, params.artifact, [params.a, params.b])
+    values: tuple[array[float], array[float]] = (array("d"), array("d"))
+    for k, s in scan:
+        values[k].append(value_of(s))
+    for k, label in enumerate(("window a", "window b")):
+        scan.require(k, label)
+    return [as_array(v) for v in values], scan.unstepped
 
 
 # The test runs on center(b) - center(a) over the pooled samples [b, a], so `alternative` flips: this

@@ -9,11 +9,15 @@ from pydantic import AfterValidator, Field, model_validator
 
 from registry import Evaluator, Measurement, Params, Stat
 
-from .._lib.text import WindowScan, wilson
-from .._lib.text_options import PER_STEP_LIMIT, pattern_ok, regex
+from .._lib.text import wilson
+from .._lib.text_options import PER_STEP_LIMIT, pattern_of, pattern_ok, regex
+from .._lib.text_vector import matches_all
+from .._lib.text_windows import ColumnWindows
 from .._lib.windows import StepWindow
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from registry import Run
 
 
@@ -60,24 +64,11 @@ class MatchRate(Evaluator[MatchRateParams]):
     )
 
     def evaluate(self, params: MatchRateParams, run: Run) -> Measurement:
-        search = regex(params.pattern, params.phrases, params.ignore_case).search
-        scan = WindowScan(run, params.artifact, [params.steps])
-        considered = matches = 0
-        per_step: dict[int, list[int]] | None = {}
-        for _, s in scan:
-            considered += 1
-            hit = search(s.text) is not None
-            matches += hit
-            if s.step is not None and per_step is not None:
-                counts = per_step.get(s.step)
-                if counts is None:
-                    if len(per_step) == PER_STEP_LIMIT:
-                        per_step = None  # too many steps to list; the evidence says so
-                        continue
-                    counts = per_step[s.step] = [0, 0]
-                counts[0] += 1
-                counts[1] += hit
+        compiled = regex(params.pattern, params.phrases, params.ignore_case)
+        scan = ColumnWindows(run, params.artifact, [params.steps])
+        hits = matches_all(compiled, pattern_of(params.pattern, params.phrases), params.ignore_case, scan.texts(0))
         scan.require(0)
+        considered, matches = scan.counts[0], int(hits.sum())
         low, high = wilson(matches, considered, params.confidence)
         return Measurement(
             statistics={
@@ -88,9 +79,18 @@ class MatchRate(Evaluator[MatchRateParams]):
                 "unstepped": scan.unstepped if params.steps is not None else 0,
             },
             n=considered,
-            evidence={
-                "per_step": None
-                if per_step is None
-                else [{"step": k, "samples": v[0], "matches": v[1]} for k, v in sorted(per_step.items())]
-            },
+            evidence={"per_step": _per_step(scan, hits)},
         )
+
+
+def _per_step(scan: ColumnWindows, hits: np.ndarray) -> list[dict[str, int]] | None:
+    """Samples and matches at each step of the window (stepped samples only); None past PER_STEP_LIMIT steps."""
+    import numpy as np
+
+    stepped = scan.columns.stepped[scan.indices[0]]
+    steps, inverse = np.unique(scan.steps(0)[stepped], return_inverse=True)
+    if steps.size > PER_STEP_LIMIT:
+        return None
+    samples = np.bincount(inverse, minlength=steps.size)
+    matches = np.bincount(inverse, weights=hits[stepped], minlength=steps.size)
+    return [{"step": int(s), "samples": int(n), "matches": int(m)} for s, n, m in zip(steps, samples, matches, strict=True)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from array import array
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
@@ -11,8 +10,9 @@ from pydantic import Field
 from registry import Evaluator, Measurement, Stat
 
 from .._lib.reduce import reduce_defined
-from .._lib.text import WindowScan
-from .._lib.text_options import NO_STEP, PER_STEP_LIMIT, STAT_NAMES, TextOptions, as_array
+from .._lib.text_options import NO_STEP, PER_STEP_LIMIT, STAT_NAMES, TextOptions
+from .._lib.text_vector import measure_all
+from .._lib.text_windows import ColumnWindows
 from .._lib.windows import StepWindow
 
 if TYPE_CHECKING:
@@ -59,20 +59,10 @@ class Stats(Evaluator[StatsParams]):
     def evaluate(self, params: StatsParams, run: Run) -> Measurement:
         import numpy as np
 
-        measure = params.text_statistics(run).measure
-        scan = WindowScan(run, params.artifact, [params.steps])
-        columns: tuple[array[float], ...] = tuple(array("d") for _ in STAT_NAMES)
-        lengths, distinct, repetition, vocab = columns
-        steps = array("q")
-        for _, s in scan:
-            ln, d, r, v = measure(s.text)
-            lengths.append(ln)
-            distinct.append(d)
-            repetition.append(r)
-            vocab.append(v)
-            steps.append(NO_STEP if s.step is None else s.step)
+        statistics = params.text_statistics(run)
+        scan = ColumnWindows(run, params.artifact, [params.steps])
+        values = list(measure_all(statistics, scan.texts(0)))
         scan.require(0)
-        values = [as_array(c) for c in columns]
         stats: dict[str, Any] = {name: reduce_defined(v, params.reduce) for name, v in zip(STAT_NAMES, values, strict=True)}
         if not params.has_vocab:
             del stats["vocab_fraction"]
@@ -80,10 +70,10 @@ class Stats(Evaluator[StatsParams]):
         undefined = {name: int(np.isnan(v).sum()) for name, v in zip(STAT_NAMES, values, strict=True) if name in stats}
         return Measurement(
             statistics=stats,
-            n=len(lengths),
+            n=scan.counts[0],
             evidence={
                 "undefined": {k: v for k, v in undefined.items() if v},
-                "per_step": _per_step(np.frombuffer(steps, dtype=np.int64), values, [n for n in STAT_NAMES if n in stats]),
+                "per_step": _per_step(scan.steps(0), values, [n for n in STAT_NAMES if n in stats]),
             },
         )
 

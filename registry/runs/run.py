@@ -19,6 +19,7 @@ from registry.yamlsource import load_yaml
 if TYPE_CHECKING:
     from registry.readers.activations.artifact import ActivationArtifact
     from registry.readers.metrics.table import MetricsTable
+    from registry.readers.text.columns import TextColumns
     from registry.readers.text.sample import Sample
 
 
@@ -135,6 +136,27 @@ class Run:
         if f"text:{name}" in self._opened or artifact_size(path, self.bounds) <= self.SAMPLE_CACHE_BYTES:
             return iter(self.samples(name))
         return iter_samples(path, spec, self.bounds)
+
+    def text_columns(self, name: str) -> TextColumns:
+        """The text and step of every sample, read once per invocation for all the predictions on this
+        run (the built-in text evaluators that read only text and steps use it).
+
+        A small artifact comes from the parsed samples (`samples`); a larger one is read in one pass
+        that keeps only these two columns (so memory grows with the texts' size, unlike `iter_samples`).
+        """
+        from registry.readers.text.columns import columns_of, read_columns
+        from registry.readers.text.lines import artifact_size
+        from registry.readers.text.read import iter_samples
+
+        spec = self._spec_of_kind(name, "text")
+        key = f"columns:{name}"
+        if key not in self._opened:
+            path = self.paths[name]
+            if f"text:{name}" in self._opened or artifact_size(path, self.bounds) <= self.SAMPLE_CACHE_BYTES:
+                self._opened[key] = columns_of(self.samples(name))
+            else:
+                self._opened[key] = read_columns(path, spec, self.bounds, iter_samples(path, spec, self.bounds))
+        return self._opened[key]  # type: ignore[no-any-return]
 
     def notes(self, name: str) -> tuple[str, ...]:
         """What the readers of artifact `name` reported about its data (e.g. truncation), if opened."""

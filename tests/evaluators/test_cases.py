@@ -165,3 +165,29 @@ def test_cases_cover_every_option_of_threshold_and_stat(evaluators: EvaluatorReg
     assert {c["params"]["stat"] for c in DATA["activation.stat"]["cases"]} == stat_options
     suffixes = {Path(a["file"]).suffix for c in DATA["activation.stat"]["cases"] for a in c["artifacts"].values()}
     assert suffixes == {".npy", ".npz", ".safetensors"}
+
+
+TEXT_CASES = [(n, c) for n, c in CASES if n.startswith("text.")]
+
+
+@pytest.mark.parametrize(("name", "case"), TEXT_CASES, ids=[f"{n}:{c['id']}" for n, c in TEXT_CASES])
+def test_text_case_read_as_a_large_artifact(
+    name: str, case: dict[str, Any], evaluators: EvaluatorRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The text cases again, read the way a large artifact is (columns decoded with msgspec, samples
+    streamed): the same measurement, or the same reason, as from the parsed-and-kept samples."""
+    monkeypatch.chdir(tmp_path)
+    kept_runs = build_runs(tmp_path / "kept", case, DATA[name].get("tables") or {})
+    large_runs = build_runs(tmp_path / "large", case, DATA[name].get("tables") or {})
+    _, _, kept = measure(evaluators, name, case, kept_runs)
+    _, _, large = measure(evaluators, name, case, large_runs)
+    try:
+        expected: Any = kept()
+    except CannotMeasure as exc:
+        expected = exc.reason
+    monkeypatch.setattr(Run, "SAMPLE_CACHE_BYTES", 0)
+    try:
+        observed: Any = large()
+    except CannotMeasure as exc:
+        observed = exc.reason
+    assert observed == expected

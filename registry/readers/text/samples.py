@@ -55,7 +55,7 @@ def read_native(obj: dict[str, Any], f: Fields, file: Path, lineno: int) -> Iter
     )
 
 
-def _native_step(obj: dict[str, Any], file: Path, lineno: int, path_step: int | None) -> int | None:
+def native_step(obj: dict[str, Any], file: Path, lineno: int, path_step: int | None) -> int | None:
     """The record's `step`, else `metadata.step`, else the step in the file's path."""
     step = obj.get("step")
     if step is None:
@@ -102,7 +102,7 @@ def stream_native(file: Path, fields: Fields, where: list[tuple[str, Any]], path
                 prompt: Any = get("prompt")
                 if type(text) is not str or (prompt is not None and type(prompt) is not str):
                     read_native(obj, fields, file, lineno)  # raises, with the message
-                step = _native_step(obj, file, lineno, path_step)
+                step = native_step(obj, file, lineno, path_step)
                 tokens = get("tokens")
                 logprobs = get("token_logprobs")
                 top = get("top_logprobs")
