@@ -183,14 +183,14 @@ from registry.cli.app import app
 from registry.plugins import EvaluatorRegistry
 from registry.runs.run import load_run
 from registry.language.load import load_claim
-from registry.readers import metrics as reader
+from registry.readers.metrics import parquet as reader
 from pathlib import Path
 reads = {}
-original = reader._ParquetSource.read
+original = reader.ParquetSource.read
 def counting(self, names):
     for n in names: reads[n] = reads.get(n, 0) + 1
     return original(self, names)
-reader._ParquetSource.read = counting
+reader.ParquetSource.read = counting
 registry = EvaluatorRegistry()
 claim = load_claim(Path("claims/bench/bench-loss-events.yaml"), registry)
 run = load_run(Path("runs/big/run.yaml"))
@@ -229,7 +229,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per figure; the fastest is reported")
     ap.add_argument("--profile", action="store_true", help="also profile the evaluation in-process")
     args = ap.parse_args()
-    registry = shutil.which("registry") or sys.exit("registry is not installed (pip install -e .)")
+    # The `registry` of this interpreter's environment, not whichever comes first on PATH.
+    beside = Path(sys.executable).with_name("registry")
+    registry = str(beside) if beside.exists() else shutil.which("registry")
+    if registry is None:
+        sys.exit("registry is not installed (pip install -e .)")
     py = sys.executable
     parquet = metrics_parquet(args.rows)
     size_mb = parquet.stat().st_size / 2**20
