@@ -1,5 +1,6 @@
-"""CSV and metrics JSONL are streamed block by block (registry/readers/metrics/blocks.py): the values
-are those of the file, presence is where a cell or key was written, and bad input names its line."""
+"""CSV and metrics JSONL are streamed block by block (registry/readers/metrics/blocks.py), numeric
+Parquet columns batch by batch (registry/readers/metrics/parquet.py): the values are those of the file,
+presence is where a cell or key was written, and bad input names its line."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import yaml
 
 from registry.errors import ArtifactError
-from registry.readers.metrics import blocks
+from registry.readers.metrics import blocks, parquet
 from registry.runs.run import load_run
 
 
@@ -73,3 +74,32 @@ def test_a_step_outside_int64_in_a_row_log_is_located(tmp_path):
     assert str(exc.value).endswith(
         f"trainer_state.json: log_history[1]: step {2**70} is outside the 64-bit integer range (hint: steps must fit in int64)"
     )
+
+
+@pytest.mark.parametrize("row_group_size", [1_000, 64, 7])
+def test_parquet_in_many_batches_equals_pyarrow(tmp_path, monkeypatch, row_group_size):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(parquet, "BATCH_ROWS", 10)  # batches cut across row groups
+    rng = np.random.default_rng(row_group_size)
+    loss = rng.normal(size=500)
+    loss[[3, 99]] = [np.nan, np.inf]
+    data = {
+        "step": np.arange(500, dtype=np.int64) * 3,
+        "loss": loss,
+        "tokens": rng.integers(-(2**40), 2**40, 500),
+        "lr": pa.array(rng.random(500).astype(np.float32)),
+        "val": pa.array([None if s % 9 else float(s) for s in range(500)], type=pa.float64()),
+    }
+    pq.write_table(pa.table(data), tmp_path / "m.parquet", row_group_size=row_group_size)
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump({"id": "r", "artifacts": {"m": {"path": "m.parquet"}}}))
+    t = load_run(tmp_path / "run.yaml").metrics("m")
+    whole = pq.read_table(tmp_path / "m.parquet")
+    assert t.steps.tolist() == whole.column("step").to_pylist()
+    for name in ("loss", "tokens", "lr"):
+        assert t.present(name) is None  # every row written: no mask
+        want = np.asarray(whole.column(name).to_pylist(), dtype=np.float64)
+        assert np.array_equal(t.column(name), want, equal_nan=True)
+    steps, values = t.series("val")  # nulls are rows not written
+    assert steps.tolist() == [3 * s for s in range(0, 500, 9)] and values.tolist() == list(range(0, 500, 9))

@@ -13,13 +13,19 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+# Rows per batch of a numeric column, and bytes per read of the file: a few MB in flight at most.
+BATCH_ROWS = 1 << 16
+STREAM_BYTES = 1 << 20
+
+
 class ParquetSource(ColumnSource):
     def __init__(self, path: Path):
         import pyarrow.parquet as pq
 
         self.path = path
         try:
-            self._file = pq.ParquetFile(path)
+            # A buffered stream reads a column chunk piece by piece, not whole (see `_numeric`).
+            self._file = pq.ParquetFile(path, buffer_size=STREAM_BYTES, pre_buffer=False)
         except Exception as exc:
             raise ArtifactError(path, f"not a readable Parquet file: {exc}") from None
         self.columns = list(self._file.schema_arrow.names)
@@ -46,28 +52,31 @@ class ParquetSource(ColumnSource):
         return out
 
     def _numeric(self, name: str) -> Any:
-        """A numeric column without nulls, read row group by row group straight into one numpy array
-        (reading it whole would hold Arrow's copy and numpy's at once); None for anything else.
+        """A numeric column without nulls, streamed in batches of BATCH_ROWS straight into one numpy
+        array; None for anything else.
 
-        Values are taken from the Arrow buffers with numpy.frombuffer: Array.to_numpy would import
-        pandas on first use (a quarter of a second), which nothing else here needs."""
+        Reading a column whole, or a row group at a time, would hold Arrow's decoded copy beside numpy's
+        (tens of MB for a long log). Small batches read through a buffered stream keep that to a few
+        MB, reused from batch to batch instead of freshly allocated (first touches of memory are what
+        reading costs). Values come from the Arrow buffers with numpy.frombuffer: Array.to_numpy would
+        import pandas on first use (a quarter of a second), which nothing else here needs."""
         import numpy as np
         import pyarrow as pa
 
         kind = self._file.schema_arrow.field(name).type
-        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)) or self._file.num_row_groups < 2:
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
             return None
         dtype = np.dtype(kind.to_pandas_dtype())
         out = np.empty(self._file.metadata.num_rows, dtype=dtype)
         pos = 0
-        for group in range(self._file.num_row_groups):
-            for chunk in self._file.read_row_group(group, columns=[name], use_threads=False).column(0).chunks:
-                if chunk.null_count:
-                    return None  # nulls become NaN on the whole-column path
-                size = len(chunk)
-                out[pos : pos + size] = np.frombuffer(
-                    chunk.buffers()[1], dtype=dtype, count=size, offset=chunk.offset * dtype.itemsize
-                )
-                pos += size
-            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed decode buffers otherwise
+        for batch in self._file.iter_batches(batch_size=BATCH_ROWS, columns=[name], use_threads=False):
+            chunk = batch.column(0)
+            if chunk.null_count:
+                return None  # nulls become NaN on the whole-column path
+            size = len(chunk)
+            out[pos : pos + size] = np.frombuffer(
+                chunk.buffers()[1], dtype=dtype, count=size, offset=chunk.offset * dtype.itemsize
+            )
+            pos += size
+        pa.default_memory_pool().release_unused()  # Arrow's allocator would keep the batch buffers otherwise
         return out if pos == out.size else None
