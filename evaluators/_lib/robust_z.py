@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 # Candidate rows whose windows are sorted per block: bounds memory to CHUNK × window floats.
-CHUNK = 16_384
-# Rows screened per block by the lower bound.
-SCAN = 1 << 20
+# Small blocks stay in the CPU's cache and reuse freed memory (fresh memory costs page faults).
+CHUNK = 2_048
+# Rows screened per block by the lower bound (its block quantiles are computed per block too).
+SCAN = 1 << 16
 
 
 def block_scheme(window: int) -> tuple[int, int]:
@@ -97,18 +98,22 @@ def candidate_blocks(x: np.ndarray, window: int, min_ratio: float) -> Iterator[n
 
     n = x.size
     b, k = block_scheme(window)
-    q = _block_quantiles(x, b, k)
     groups = _residue_groups(window, b)
+    reach = groups[0][0]  # the most whole blocks a window looks back over (residue 0's)
     factor = max(1.0, min_ratio)
     nb = n // b
     step = max(1, SCAN // b)
     with np.errstate(invalid="ignore", over="ignore"):
         for start in range(0, nb, step):
             stop = min(nb, start + step)
+            # Quantiles of this block's blocks and of the `reach` before them, indexed from `first`:
+            # first = 0, or start - first = reach >= every n_r, so local indices give the same bounds.
+            first = max(0, start - reach)
+            q = _block_quantiles(x[first * b : stop * b], b, k)
             xs = x[start * b : stop * b].reshape(stop - start, b)
             keep = np.empty(xs.shape, dtype=bool)
             for n_r, r0, r1 in groups:
-                lo = _lower_bounds(q, n_r, start, stop)
+                lo = _lower_bounds(q, n_r, start - first, stop - first)
                 # x <= L rules out the z test, x <= min_ratio*L (L > 0) the ratio test; a NaN L rules out
                 # nothing. NaN rows fail `>`; infinite ones pass here and are dropped by the exact stage.
                 thr = np.where(lo > 0, factor * lo, lo)
@@ -119,16 +124,30 @@ def candidate_blocks(x: np.ndarray, window: int, min_ratio: float) -> Iterator[n
                 rows = rows[rows >= window]
             if rows.size:
                 yield rows
-        tail = []
-        for t in range(max(nb * b, window), n):  # the rows after the last whole block
-            r = t - nb * b
-            n_r = next(n_r for n_r, r0, r1 in groups if r0 <= r < r1)
-            bound = float(_lower_bounds(q, n_r, nb, nb + 1)[0])
-            limit = factor * bound if bound > 0 else bound
-            if not x[t] <= limit:  # NaN x fails the exact stage; so does ±inf
-                tail.append(t)
-        if tail:
-            yield np.array(tail, dtype=np.int64)
+        tail = _tail_candidates(x, window, b, k, groups, factor)
+        if tail.size:
+            yield tail
+
+
+def _tail_candidates(
+    x: np.ndarray, window: int, b: int, k: int, groups: list[tuple[int, int, int]], factor: float
+) -> np.ndarray:
+    """`candidate_blocks` for the rows after the last whole block (fewer than b)."""
+    import numpy as np
+
+    n = x.size
+    nb = n // b
+    first = max(0, nb - groups[0][0])
+    q = _block_quantiles(x[first * b : nb * b], b, k)
+    tail = []
+    for t in range(max(nb * b, window), n):
+        r = t - nb * b
+        n_r = next(n_r for n_r, r0, r1 in groups if r0 <= r < r1)
+        bound = float(_lower_bounds(q, n_r, nb - first, nb - first + 1)[0])
+        limit = factor * bound if bound > 0 else bound
+        if not x[t] <= limit:  # NaN x fails the exact stage; so does ±inf
+            tail.append(t)
+    return np.array(tail, dtype=np.int64)
 
 
 def _middle(sorted_rows: np.ndarray) -> np.ndarray:
@@ -140,6 +159,44 @@ def _middle(sorted_rows: np.ndarray) -> np.ndarray:
     else:
         middle = (sorted_rows[:, w // 2 - 1] + sorted_rows[:, w // 2]) / 2 + 0.0
     return middle
+
+
+# Relative slack of the z-score bound: far above the rounding of the few operations on either side.
+_BOUND_SLACK = 1e-9
+
+
+def _median_may_pass(windows: np.ndarray, xt: np.ndarray, min_ratio: float) -> np.ndarray:
+    """Rows whose window median m may lie below both x_t and x_t / min_ratio (both tests need that);
+    the others are ruled out by counting, without sorting their window.
+
+    If fewer than h = ceil(w/2) values lie below a threshold c, the h-th smallest value -- and so m
+    (or NaN) -- is at least c. With c = x_t that fails x_t > m; with c a hair above x_t / min_ratio
+    (x_t > 0) it fails x_t / m > min_ratio. Non-finite x_t are never flagged."""
+    import numpy as np
+
+    h = (windows.shape[1] + 1) // 2
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        c = xt / min_ratio * (1.0 + _BOUND_SLACK)
+        c = np.where((xt > 0) & (c > 0), np.minimum(xt, c), xt)
+    may: np.ndarray = np.isfinite(xt) & (np.count_nonzero(windows < c[:, None], axis=1) >= h)
+    return may
+
+
+def _z_may_exceed(sorted_rows: np.ndarray, excess: np.ndarray, z: float) -> np.ndarray:
+    """Rows whose robust z-score may exceed z; the others are ruled out without computing their MAD.
+
+    The h = ceil(w/2) values nearest the median m lie within d_h <= MAD of it, and are h consecutive
+    values of the sorted window; so 2 * MAD >= the shortest span of h consecutive sorted values, and
+    (x_t - m) / (1.4826 * span / 2) bounds the z-score from above. NaN bounds (infinite values) rule
+    nothing out."""
+    import numpy as np
+
+    w = sorted_rows.shape[1]
+    h = (w + 1) // 2
+    span = np.min(sorted_rows[:, h - 1 :] - sorted_rows[:, : w - h + 1], axis=1)
+    bound = excess / (1.4826 * 0.5 * span)
+    ruled_out: np.ndarray = bound * (1.0 + _BOUND_SLACK) <= z
+    return ~ruled_out
 
 
 def robust_z_rows(x: np.ndarray, window: int, z: float, min_ratio: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,14 +212,21 @@ def robust_z_rows(x: np.ndarray, window: int, z: float, min_ratio: float) -> tup
     out_ratios: list[np.ndarray] = []
     chunks = (c[i : i + CHUNK] for c in candidate_blocks(x, window, min_ratio) for i in range(0, c.size, CHUNK))
     with np.errstate(divide="ignore", invalid="ignore"):
-        for t in chunks:
-            rows = view[t - window]  # a copy: the window before each row
+        for candidates in chunks:
+            rows = view[candidates - window]  # a copy: the window before each row
+            may = _median_may_pass(rows, x[candidates], min_ratio)
+            t = candidates[may]
+            if t.size == 0:
+                continue
+            rows = rows[may]
             rows.sort(axis=1)  # NaN sorts last
             m = _middle(rows)
             m[np.isnan(rows[:, -1])] = np.nan
             xt = x[t]
             ratio = xt / m
             maybe = np.flatnonzero((ratio > min_ratio) & (xt > m) & np.isfinite(xt))
+            if maybe.size:
+                maybe = maybe[_z_may_exceed(rows[maybe], xt[maybe] - m[maybe], z)]
             if maybe.size == 0:
                 continue
             mm = m[maybe]

@@ -1,0 +1,54 @@
+"""robust_z in many small blocks, with its two exact screens (a count below the median's threshold,
+a bound on the z-score from the window's shortest half), equals the row-by-row definition."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_events import reference_robust_z
+
+from evaluators._lib import robust_z
+
+
+@pytest.fixture
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(robust_z, "SCAN", 37)  # block quantiles recomputed per scan block, odd sizes
+    monkeypatch.setattr(robust_z, "CHUNK", 5)
+
+
+def series(rng: np.random.Generator, n: int, shape: int) -> np.ndarray:
+    if shape == 0:
+        return np.exp(0.06 * rng.standard_t(4, n))  # heavy tails: many candidates, most ruled out
+    if shape == 1:
+        return np.round(rng.normal(0, 1, n), 1)  # ties, zeros, negatives
+    if shape == 2:
+        x = rng.normal(3, 0.2, n)
+        idx = rng.integers(0, n, 6)
+        x[idx[:2]], x[idx[2:4]], x[idx[4]], x[idx[5]] = np.nan, np.inf, -np.inf, 0.0
+        return x
+    return np.where(rng.random(n) < 0.3, 2.0, rng.lognormal(0, 1, n))  # MAD 0 in some windows
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_small_blocks_equal_the_definition(seed: int, small_blocks: None) -> None:
+    rng = np.random.default_rng(100 + seed)
+    for trial in range(6):
+        n = int(rng.integers(1, 400))
+        window = int(rng.choice([3, 4, 7, 10, 11, 50]))
+        x = series(rng, n, (seed + trial) % 4)
+        x[rng.integers(0, n, max(1, n // 25))] *= rng.uniform(1, 6)
+        z, min_ratio = float(rng.choice([0.5, 3.0, 6.0])), float(rng.choice([0.5, 1.0, 1.15, 2.0, -np.inf]))
+        rows, ratios = robust_z.robust_z_rows(x, window, z, min_ratio)
+        want_rows, want_ratios = reference_robust_z(x, window, z, min_ratio)
+        assert rows.tolist() == want_rows
+        assert ratios.tolist() == want_ratios
+
+
+def test_screens_keep_rows_on_their_boundary() -> None:
+    """A row whose z-score or ratio lands exactly on a threshold is decided by the exact stage."""
+    x = np.array([1.0, 2.0, 3.0, 4.0, 5.0] * 4 + [3.0 + 1.4826 * 1.0 * 2.0, 6.0, 4.5])
+    for z in (2.0, np.nextafter(2.0, 0), np.nextafter(2.0, 3)):
+        for min_ratio in (1.5, 2.0, np.nextafter(1.5, 0)):
+            rows, ratios = robust_z.robust_z_rows(x, 5, z, min_ratio)
+            want_rows, want_ratios = reference_robust_z(x, 5, z, min_ratio)
+            assert (rows.tolist(), ratios.tolist()) == (want_rows, want_ratios)
