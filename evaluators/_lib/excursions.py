@@ -8,7 +8,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 # Events whose baselines are gathered at once: bounds memory to this × baseline rows.
-_EVENT_CHUNK = 8_192
+_EVENT_CHUNK = 1_024
 
 
 def pre_event_median(x: np.ndarray, onset: np.ndarray, rows: int) -> np.ndarray:

@@ -37,7 +37,7 @@ class ShiftTest:
 
 
 # Target × shift pairs evaluated per block: bounds memory.
-_PAIRS = 1 << 21
+_PAIRS = 1 << 16
 
 
 @dataclass(frozen=True)
