@@ -10,6 +10,7 @@ from pydantic import Field
 from registry import CannotMeasure, Evaluator, Measurement, Stat
 
 from .._lib.events import RobustZSpec, detect, events_from
+from .._lib.reduce import median
 from .._lib.series import SeriesSpec, load_series
 from .._lib.stats import count
 from .._lib.transform import transform_evidence, with_nonpositive
@@ -105,7 +106,7 @@ class Spikes(Evaluator[SpikesParams]):
                 "max_ratio": max_ratio,
                 "nonfinite": nonfinite_count,
                 **events.counts(),
-                "median_recovery_steps": float(np.median(recovered)) if recovered.size else None,
+                "median_recovery_steps": float(median(recovered)) if recovered.size else None,
                 "unrecovered": int((recovery < 0).sum()),
                 **({"nonpositive": series.nonpositive} if params.transform != "none" else {}),
             },
