@@ -245,6 +245,18 @@ def find_events(series: Series, spec: AnyEventSpec) -> Events:
     return events_from(series.steps, series.values, detect(series.values, spec), spec)
 
 
+def event_onsets(series: Series, spec: AnyEventSpec) -> np.ndarray:
+    """The onsets of the events of `series` of the kinds `spec` keeps: `find_events(...).select(spec.kinds).onsets`.
+
+    With every kind kept the events' shapes (pre-event medians, peaks, recoveries) are not needed, so
+    they are not computed: a noisy signal column can have tens of thousands of events."""
+    if spec.kinds is not None:
+        return find_events(series, spec).select(spec.kinds).onsets
+    first, _ = runs_of_rows(detect(series.values, spec).rows)
+    onsets: np.ndarray = series.steps[first]
+    return onsets
+
+
 # Detections made in this process, by (array, detector and its params): loss.spikes and
 # events.precedes often flag the same loss column with the same rule, and a column is one array for
 # a whole invocation (MetricsTable caches it). Entries hold only a weak reference to the array, are

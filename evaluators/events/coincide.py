@@ -10,7 +10,7 @@ from pydantic import Field
 
 from registry import CannotMeasure, CrossRunEvaluator, EvaluatorRegistry, Measurement, Stat
 
-from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
+from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, event_onsets
 from .._lib.series import load_series
 from .._lib.shift import circular_hits
 from .._lib.stats import count, fraction, p_value
@@ -136,6 +136,6 @@ def _shared_onsets(runs: Sequence[Run], params: CoincideParams) -> tuple[int, in
         raise CannotMeasure("the runs share no range of steps")
     onsets = []
     for s in series:
-        on = find_events(s, params.events).select(params.events.kinds).onsets
+        on = event_onsets(s, params.events)
         onsets.append(np.unique(on[(on >= first) & (on <= last)] - first))
     return first, last, onsets, sum(s.nonpositive for s in series)

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 
 from registry import CannotMeasure, CrossRunEvaluator, EvaluatorRegistry, Measurement, Stat
 
-from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
+from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, event_onsets
 from .._lib.series import Series, SeriesSpec, load_series
 from .._lib.stats import count, fraction, p_value
 
@@ -94,7 +94,7 @@ class Locked(CrossRunEvaluator[LockedParams]):
         per_run: dict[str, list[dict[str, Any]]] = {}
         events = 0
         for run in runs:
-            onsets = find_events(load_series(run, params.target), params.target).select(params.target.kinds).onsets
+            onsets = event_onsets(load_series(run, params.target), params.target)
             values = load_series(run, params.series)
             rows = [_pair(values, int(t), params) for t in onsets.tolist()]
             events += len(rows)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from registry import CannotMeasure, Evaluator, Measurement, Stat
 
-from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
+from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, event_onsets, find_events
 from .._lib.series import Series, load_series
 from .._lib.shift import shift_test
 from .._lib.stats import count, fraction, p_value
@@ -86,9 +86,8 @@ class Precedes(Evaluator[PrecedesParams]):
             )
         nonpositive = target_series.nonpositive + signal_series.nonpositive
         target = find_events(target_series, params.target).select(params.target.kinds)
-        signal = find_events(signal_series, params.signal).select(params.signal.kinds)
         t_on = target.onsets
-        s_on = signal.onsets
+        s_on = event_onsets(signal_series, params.signal)
         t_in = (t_on >= lo_step) & (t_on <= hi_step)
         t_on = t_on[t_in]
         s_on = s_on[(s_on >= lo_step) & (s_on <= hi_step)]

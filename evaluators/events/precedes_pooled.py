@@ -11,7 +11,7 @@ from pydantic import Field
 
 from registry import CannotMeasure, CrossRunEvaluator, EvaluatorRegistry, Measurement, Stat
 
-from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, find_events
+from .._lib.events import EVIDENCE_EVENTS, EventParams, EventSpec, event_onsets
 from .._lib.series import load_series
 from .._lib.shift import ShiftCounts, shift_counts, summarize
 from .._lib.stats import count, fraction, p_value
@@ -128,8 +128,8 @@ def _onsets(run: Run, params: PooledParams) -> tuple[np.ndarray, np.ndarray, int
     last = int(min(target_series.steps[-1], signal_series.steps[-1]))
     if last - first < 1:
         return "the series share fewer than 2 steps"
-    t_on = find_events(target_series, params.target).select(params.target.kinds).onsets
-    s_on = find_events(signal_series, params.signal).select(params.signal.kinds).onsets
+    t_on = event_onsets(target_series, params.target)
+    s_on = event_onsets(signal_series, params.signal)
     t_on = t_on[(t_on >= first) & (t_on <= last)]
     s_on = s_on[(s_on >= first) & (s_on <= last)]
     return t_on, s_on, first, last
