@@ -16,8 +16,11 @@ F*(k-1) + (w - F*b) of its values are below min(q over its whole blocks). With k
 is at most h - 1 (h = ceil(w/2)), at most h - 1 values lie below the bound, so the h-th smallest
 value -- and hence the median -- is at least the bound. For w = 50 this is b = 10, k = 4: the
 minimum of four or five "4th of 10" values, much closer to the median than the window minimum.
-Only the rows that pass get an exact median (a SIMD sort of their window) and, where the ratio
-test passes, an exact MAD. Memory stays bounded: everything runs in blocks of rows.
+The rows that pass are screened again on their own window: one with fewer than h values below
+min(x_t, x_t / min_ratio) fails a test (`_median_may_pass`, a count, no sort). The rest get an exact
+median (a SIMD sort of their window); where the ratio test passes, a bound on the z-score from the
+shortest span of h sorted values (`_z_may_exceed`) spares most of them their exact MAD. Memory
+stays bounded: everything runs in blocks of rows.
 """
 
 from __future__ import annotations
