@@ -15,14 +15,17 @@ def circular_hits(a: np.ndarray, width: np.ndarray, doubled: np.ndarray, length:
 
     `doubled` is the other train's sorted offsets u in [0, length) followed by u + length; a shift by
     k moves each u to (u + k) mod length, so the window holds a shifted event exactly when the
-    circular interval [a - k, a - k + width) holds an unshifted one: two binary searches in `doubled`.
+    circular interval [a - k, a - k + width) holds an unshifted one: when the first offset in
+    `doubled` at or after its start is at or before its end (one binary search).
     """
     import numpy as np
 
+    if doubled.size == 0:
+        return np.zeros((shift.size, a.size), dtype=bool)
     start = (a[None, :] - shift[:, None]) % length
-    end = start + width[None, :] - 1
-    count = np.searchsorted(doubled, end, side="right") - np.searchsorted(doubled, start, side="left")
-    hit: np.ndarray = (count > 0) & (width[None, :] > 0)
+    first = np.searchsorted(doubled, start, side="left")
+    nearest = doubled[np.minimum(first, doubled.size - 1)]
+    hit: np.ndarray = (first < doubled.size) & (nearest <= start + (width[None, :] - 1)) & (width[None, :] > 0)
     return hit
 
 
