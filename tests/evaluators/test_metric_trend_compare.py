@@ -37,6 +37,25 @@ def test_inversions_brute_force() -> None:
         assert inversions(ranks) == expected
 
 
+
+def test_inversions_of_ranks_wider_than_16_bits() -> None:
+    """70,000 rows: ranks past 65,535 take the wider sort key; checked against a Fenwick tree."""
+    ranks = np.random.default_rng(2).integers(0, 70_000, size=70_000)
+    tree = [0] * (70_001)
+    expected = 0
+    for seen, r in enumerate(ranks.tolist()):
+        i, not_greater = r + 1, 0
+        while i > 0:
+            not_greater += tree[i]
+            i -= i & -i
+        expected += seen - not_greater
+        i = r + 1
+        while i <= 70_000:
+            tree[i] += 1
+            i += i & -i
+    assert inversions(ranks) == expected
+    assert inversions(np.arange(70_000)[::-1]) == 70_000 * 69_999 // 2
+
 def test_tau_matches_scipy_asymptotic() -> None:
     stats = pytest.importorskip("scipy.stats")
     rng = np.random.default_rng(1)
