@@ -22,26 +22,9 @@ import yaml
 from pydantic import ValidationError
 
 from registry.errors import Location, UserError, display_path
+from registry.verdicts.dumper import FastDumper, PureDumper
 from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, canonical
 from registry.yamlsource import load_yaml, validation_errors
-
-
-class _PyDumper(yaml.SafeDumper):
-    """PyYAML's pure-Python emitter: the reference the C emitter is checked against (tests/verdicts)."""
-
-
-# libyaml's C emitter renders the same bytes about 4x faster (a test compares both on every
-# shipped verdict); PyYAML built without libyaml falls back to the pure-Python one.
-_Dumper: type[yaml.SafeDumper] = type("_Dumper", (getattr(yaml, "CSafeDumper", yaml.SafeDumper),), {})
-
-
-def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
-    style = "|" if "\n" in data else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-for _cls in (_Dumper, _PyDumper):
-    _cls.add_representer(str, _str_presenter)
 
 HEADER = "# Written by `registry evaluate`; do not edit by hand. Its git history is this verdict's history.\n"
 
@@ -87,7 +70,7 @@ def _drop_unset(data: dict[str, Any]) -> dict[str, Any]:
 def render(verdict: Verdict, *, pure_python: bool = False) -> str:
     """The verdict file's text; `pure_python` uses PyYAML's own emitter (same bytes, slower)."""
     data = canonical(_drop_unset(verdict.model_dump(mode="python")))
-    dumper = _PyDumper if pure_python else _Dumper
+    dumper = PureDumper if pure_python else FastDumper
     body = yaml.dump(data, Dumper=dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
     return HEADER + body
 
