@@ -4,6 +4,7 @@ prediction's params validated by its evaluator."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -25,3 +26,11 @@ class LoadedClaim:
     @property
     def id(self) -> str:
         return self.claim.id
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """sha256 of the claim's scientific content (registry/language/fingerprint.py), computed once:
+        every verdict of the claim and its incremental key record it (a sweep judges it on thousands of runs)."""
+        from registry.language.fingerprint import fingerprint
+
+        return fingerprint(self.claim)

@@ -64,9 +64,7 @@ class KeyInputs:
 
     def claim(self, lc: LoadedClaim) -> tuple[str, dict[str, str | None]]:
         if lc.id not in self._claims:
-            from registry.language.fingerprint import fingerprint
-
-            self._claims[lc.id] = (fingerprint(lc.claim), _evaluator_versions(lc, self.evaluators))
+            self._claims[lc.id] = (lc.fingerprint, _evaluator_versions(lc, self.evaluators))
         return self._claims[lc.id]
 
     def manifest(self, run: Run) -> str:

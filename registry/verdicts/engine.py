@@ -55,7 +55,7 @@ def claim_fingerprint(claim: Claim) -> str:
 
 
 def _claim_ref(lc: LoadedClaim) -> ClaimRef:
-    return ClaimRef(id=lc.id, fingerprint=claim_fingerprint(lc.claim), status=lc.claim.status)
+    return ClaimRef(id=lc.id, fingerprint=lc.fingerprint, status=lc.claim.status)
 
 
 def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[LoadedClaim]:
