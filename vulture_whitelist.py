@@ -57,3 +57,7 @@ _.quiet
 # RE2 options (google-re2), set on the Options object and read by the C++ library.
 _.case_sensitive
 _.log_errors
+
+# PyYAML's dump calls Dumper.represent, and reads alias_key (registry/verdicts/dumper.py resets it as PyYAML does).
+_.represent
+_.alias_key

@@ -4,7 +4,7 @@
 
 Each task is `measure_run(claims, run, claim_indices, measure_pair)`: the worker opens the run's artifacts (they
 must be readable from the worker: a shared file system, or object storage), measures every claim
-on it, and returns the judged verdicts; this client puts them in order and writes them, so
+on it, and returns the judged verdicts with their files' text; this client puts them in order and writes them, so
 the files are byte for byte those of `--jobs 1`. The claims are sent once (scattered to every
 worker), the runs one per task. `measure_run` is a plain function of picklable values: a Ray or
 Spark job can call it the same way (one task per run).
@@ -23,13 +23,12 @@ if TYPE_CHECKING:
     from registry.language.loaded import LoadedClaim
     from registry.plugins import EvaluatorRegistry
     from registry.runs.run import Run
-    from registry.verdicts.executors import Done, MeasurePair, Task, Work
-    from registry.verdicts.model import Verdict
+    from registry.verdicts.executors import Done, Measured, MeasurePair, Task, Work
 
 
 def measure_run(
     claims: Sequence[LoadedClaim], run: Run, claim_indices: Sequence[int], measure: MeasurePair
-) -> list[tuple[int, Verdict | list[UserError]]]:
+) -> list[tuple[int, Measured]]:
     """Every claim `claim_indices` on `run`, measured and judged where this is called by `measure`
     (registry.verdicts.engine.measure_pair) with the evaluators installed there; a pair's bad input
     comes back in place of its verdict (plain UserErrors, with their locations)."""

@@ -11,51 +11,24 @@ other pair is judged and written (the CLI exits 2 at the end).
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
-from typing import Any
 
-from registry import __version__
-from registry.errors import CannotMeasure, UserError
-from registry.language.judge import combine, decision_rule, judge_measurement
+from registry.errors import UserError
 from registry.language.loaded import LoadedClaim
-from registry.language.schema import Claim, Outcome, Prediction
-from registry.plugins import AnyEvaluator, CrossRunEvaluator, Evaluator, EvaluatorRegistry, Measurement
-from registry.readers.formats import READER_VERSIONS
+from registry.plugins import EvaluatorRegistry
 from registry.runs.run import Run, selects
 from registry.verdicts.current import Index, KeyInputs, key_now, key_of
-from registry.verdicts.executors import Measured, Work, isolated, run_in_process, run_in_workers
-from registry.verdicts.file import remove_stale_temps_below, render, verdict_path, write_atomic_many
-from registry.verdicts.model import (
-    ACROSS_RUNS,
-    ArtifactRef,
-    ClaimRef,
-    ExpectResult,
-    PredictionVerdict,
-    RunRef,
-    ToolRef,
-    Verdict,
-    canonical,
-    cap_evidence,
-)
+from registry.verdicts.executors import Measured, Work, run_in_process, run_in_workers
+from registry.verdicts.file import Rendered, remove_stale_temps_below, rendered, verdict_path, write_atomic_many
+from registry.verdicts.model import ACROSS_RUNS, Verdict
 from registry.verdicts.options import EvaluateOptions as EvaluateOptions  # re-exported for the CLI
 from registry.verdicts.options import Options, Skipped
 from registry.verdicts.options import resolve_options as resolve_options
-
-
-def claim_fingerprint(claim: Claim) -> str:
-    """sha256 over the claim's scientific content in canonical form (formatting and cosmetic
-    fields such as title, tags and authors do not change it); see registry/language/fingerprint.py."""
-    from registry.language.fingerprint import fingerprint
-
-    return fingerprint(claim)
-
-
-def _claim_ref(lc: LoadedClaim) -> ClaimRef:
-    return ClaimRef(id=lc.id, fingerprint=lc.fingerprint, status=lc.claim.status)
+from registry.verdicts.pair import claim_fingerprint as claim_fingerprint  # re-exported for the CLI
+from registry.verdicts.pair import evaluate_claim_on_run as evaluate_claim_on_run  # re-exported
+from registry.verdicts.pair import failed_verdict, measure_across_runs, measure_pair
 
 
 def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[LoadedClaim]:
@@ -75,189 +48,11 @@ def select_claims(claims: list[LoadedClaim], patterns: Sequence[str]) -> list[Lo
     return chosen
 
 
-Measure = Callable[[AnyEvaluator, Any], Measurement]
-
-
-def _prediction_verdict(
-    lc: LoadedClaim,
-    pred: Prediction,
-    evaluators: EvaluatorRegistry,
-    runs: Sequence[Run],
-    measure: Measure,
-    groups: dict[str, list[str]] | None = None,
-) -> PredictionVerdict:
-    """Measure one prediction (through `measure`, which reads `runs`) and judge it."""
-
-    def verdict(**fields: Any) -> PredictionVerdict:
-        return PredictionVerdict(
-            id=pred.id, level=pred.level, evaluator=pred.evaluator, min_samples=pred.min_samples, groups=groups, **fields
-        )
-
-    if pred.id in lc.unavailable:
-        return verdict(evaluator_version=None, outcome="error", reason=lc.unavailable[pred.id])
-    evaluator = evaluators.get(pred.evaluator)
-    version = evaluator.version
-    with ExitStack() as stack:
-        touched = {run.id: stack.enter_context(run.tracking()) for run in runs}
-
-        def used() -> list[str]:
-            if len(runs) == 1 and groups is None:
-                return sorted(touched[runs[0].id])
-            return sorted(f"{rid}:{name}" for rid, names in touched.items() for name in names)
-
-        try:
-            measurement = measure(evaluator, lc.params[pred.id])
-        except CannotMeasure as exc:
-            return verdict(evaluator_version=version, outcome="inconclusive", reason=exc.reason, artifacts=used())
-        except UserError:
-            raise  # bad input: abort before anything is written
-        except Exception as exc:  # the evaluator broke: this prediction is `error`, the rest go on
-            return verdict(
-                evaluator_version=version, outcome="error", reason=f"{type(exc).__name__}: {exc}", artifacts=used()
-            )
-        artifacts = used()
-        notes = {
-            (name if len(runs) == 1 and groups is None else f"{run.id}:{name}"): list(run.notes(name))
-            for run in runs
-            for name in sorted(touched[run.id])
-            if run.notes(name)
-        }
-    judged = _judged(pred, measurement, decision_rule(lc.claim).per_test_alpha, notes)
-    return verdict(evaluator_version=version, artifacts=artifacts, **judged)
-
-
-def _judged(pred: Prediction, measurement: Measurement, alpha: float, notes: dict[str, list[str]]) -> dict[str, Any]:
-    """The judged part of a prediction's verdict: outcome, statistics, each expect line, evidence."""
-    evidence = dict(measurement.evidence)
-    if notes:
-        # What a reader had to say about the data (e.g. a log read only up to a truncation).
-        evidence["artifact_notes"] = notes
-    judgement = judge_measurement(pred, measurement, alpha)
-    return {
-        "outcome": judgement.outcome,
-        "reason": judgement.reason,
-        "n": int(measurement.n),
-        "statistics": canonical(dict(measurement.statistics)),
-        "expect": [
-            ExpectResult(
-                stat=r.line.stat,
-                op=r.line.op,
-                value=r.line.value,
-                observed=canonical(r.observed),
-                holds=r.holds,
-                resolved=canonical(r.threshold),
-            )
-            for r in judgement.lines
-        ],
-        "evidence": cap_evidence(evidence),
-    }
-
-
-def _run_ref(run: Run, names: Iterable[str]) -> RunRef:
-    return RunRef(
-        id=run.id,
-        artifacts={
-            name: ArtifactRef(
-                path=run.paths[name].relative_to(run.folder).as_posix(),
-                sha256=run.artifact_hash(name),
-                reader=_reader_version(run, name),
-            )
-            for name in sorted(names)
-        },
-    )
-
-
-def _reader_version(run: Run, name: str) -> str | None:
-    kind = run.spec(name).resolved_kind()
-    return READER_VERSIONS.get(kind) if kind is not None else None
-
-
-def evaluate_claim_on_run(lc: LoadedClaim, run: Run, evaluators: EvaluatorRegistry) -> Verdict:
-    def measure(ev: AnyEvaluator, params: Any) -> Measurement:
-        assert isinstance(ev, Evaluator)  # loading checked the prediction's `across` against the evaluator's kind
-        return ev.evaluate(params, run)
-
-    predictions = [_prediction_verdict(lc, p, evaluators, [run], measure) for p in lc.claim.predictions]
-    outcomes: list[Outcome] = [p.outcome for p in predictions]
-    return Verdict(
-        claim=_claim_ref(lc),
-        decision=decision_rule(lc.claim),
-        run=_run_ref(run, {name for p in predictions for name in p.artifacts}),
-        combine=lc.claim.combine,
-        outcome=combine(outcomes, lc.claim.combine),
-        predictions=predictions,
-        tool=ToolRef(version=__version__),
-    )
-
-
-def _groups(pred: Prediction, runs: Sequence[Run]) -> dict[str, list[Run]]:
-    if not pred.groups:
-        return {"all": list(runs)}
-    return {name: [r for r in runs if selects(sel.tags, sel.runs, r)] for name, sel in sorted(pred.groups.items())}
-
-
-def evaluate_claim_across_runs(lc: LoadedClaim, runs: Sequence[Run], evaluators: EvaluatorRegistry) -> Verdict:
-    """One verdict for a claim whose predictions each measure the whole set of runs."""
-    runs = sorted(runs, key=lambda r: r.id)
-    predictions = []
-    for pred in lc.claim.predictions:
-        groups = _groups(pred, runs)
-
-        def measure(ev: AnyEvaluator, params: Any, groups: dict[str, list[Run]] = groups) -> Measurement:
-            assert isinstance(ev, CrossRunEvaluator)
-            return ev.evaluate_runs(params, groups, evaluators)
-
-        predictions.append(
-            _prediction_verdict(
-                lc, pred, evaluators, runs, measure, groups={g: [r.id for r in rs] for g, rs in groups.items()}
-            )
-        )
-    used: dict[str, set[str]] = {r.id: set() for r in runs}
-    for p in predictions:
-        for item in p.artifacts:
-            rid, name = item.split(":", 1)
-            used[rid].add(name)
-    outcomes: list[Outcome] = [p.outcome for p in predictions]
-    return Verdict(
-        claim=_claim_ref(lc),
-        decision=decision_rule(lc.claim),
-        runs=[_run_ref(r, used[r.id]) for r in runs],
-        combine=lc.claim.combine,
-        outcome=combine(outcomes, lc.claim.combine),
-        predictions=predictions,
-        tool=ToolRef(version=__version__),
-    )
-
-
-def measure_pair(lc: LoadedClaim, run: Run, evaluators: EvaluatorRegistry) -> Measured:
-    """evaluate_claim_on_run with bad input returned (what executors run for each pair)."""
-    return isolated(partial(evaluate_claim_on_run, lc, run, evaluators))
-
-
-def failed_verdict(lc: LoadedClaim, run: Run, reason: str, evaluators: EvaluatorRegistry) -> Verdict:
-    """The verdict of a pair that could not be measured (timed out, its worker died): every
-    prediction `error` with `reason`; the other pairs go on."""
-    predictions = [
-        PredictionVerdict(
-            id=p.id, level=p.level, evaluator=p.evaluator, min_samples=p.min_samples, outcome="error", reason=reason,
-            evaluator_version=None if p.id in lc.unavailable else evaluators.get(p.evaluator).version,
-        )
-        for p in lc.claim.predictions
-    ]
-    return Verdict(
-        claim=_claim_ref(lc),
-        decision=decision_rule(lc.claim),
-        run=RunRef(id=run.id),
-        combine=lc.claim.combine,
-        outcome="error",
-        predictions=predictions,
-        tool=ToolRef(version=__version__),
-    )
-
-
 @dataclass
 class Evaluation:
     verdicts: list[Verdict] = field(default_factory=list)
+    # Per verdict (same order): its file's text, rendered where it was measured.
+    texts: list[str] = field(default_factory=list)
     # Claims whose `applies_to` selected no run: nothing is written for them.
     unmatched: list[str] = field(default_factory=list)
     # Verdict files that changed (or were created) when written.
@@ -352,8 +147,8 @@ def evaluate(
         if options.progress is not None:
             options.progress(len(found), total, runs[ri].id if ri is not None else ACROSS_RUNS)
 
-    def failed(lc: LoadedClaim, run: Run, reason: str) -> Verdict:
-        return failed_verdict(lc, run, reason, evaluators)
+    def failed(lc: LoadedClaim, run: Run, reason: str) -> Rendered:
+        return rendered(failed_verdict(lc, run, reason, evaluators))
 
     work = Work(claims, runs, evaluators, measure_pair, failed, options.timeout)
     tasks = [(ri, tuple(cis)) for ri, cis in sorted(plan.per_run.items())]
@@ -366,14 +161,16 @@ def evaluate(
     else:
         run_in_process(work, tasks, done)
     for ci, chosen in plan.across:  # once every run's own work is done
-        done(ci, None, isolated(partial(evaluate_claim_across_runs, claims[ci], chosen, evaluators)))
+        done(ci, None, measure_across_runs(claims[ci], chosen, evaluators))
     for ci, ri, seq in plan.order:
-        verdict = found[(ci, ri)]
-        if isinstance(verdict, list):
-            for exc in verdict:
+        measured = found[(ci, ri)]
+        if isinstance(measured, list):
+            for exc in measured:
                 result.fail(exc)
             continue
+        verdict = measured.verdict
         result.verdicts.append(verdict)
+        result.texts.append(measured.text)
         result.seqs.append(seq)
         pair_runs = [runs[ri]] if ri is not None else _runs_of(verdict, runs)
         result.keys.append(key_of(claims[ci], pair_runs, inputs, verdict))
@@ -387,7 +184,10 @@ def _runs_of(verdict: Verdict, runs: Sequence[Run]) -> list[Run]:
 
 def write_verdicts(result: Evaluation, folder: Path) -> None:
     """Write every verdict (atomically, in order), then record them in the index of evaluated pairs."""
-    texts = [(verdict_path(folder, v.claim.id, v.run.id if v.run else None), render(v)) for v in result.verdicts]
+    texts = [
+        (verdict_path(folder, v.claim.id, v.run.id if v.run else None), text)
+        for v, text in zip(result.verdicts, result.texts, strict=True)
+    ]
     result.written.extend(write_atomic_many(texts))
     remove_stale_temps_below(folder)  # what killed runs left, also where nothing was written this time
     if result.index is not None:

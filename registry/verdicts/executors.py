@@ -32,15 +32,15 @@ if TYPE_CHECKING:
     from registry.language.loaded import LoadedClaim
     from registry.plugins import EvaluatorRegistry
     from registry.runs.run import Run
-    from registry.verdicts.model import Verdict
+    from registry.verdicts.file import Rendered
 
 Task = tuple[int, tuple[int, ...]]
 """A run (index into `Work.runs`) and the per-run claims (indices into `Work.claims`) to measure on it."""
-Measured: TypeAlias = "Verdict | list[UserError]"
-"""A pair's verdict, or the bad input that kept it from being judged (`isolated`)."""
+Measured: TypeAlias = "Rendered | list[UserError]"
+"""A pair's verdict with its file's text, or the bad input that kept it from being judged (`isolated`)."""
 Done = Callable[[int, int, Measured], None]
 MeasurePair = Callable[["LoadedClaim", "Run", "EvaluatorRegistry"], Measured]
-TimedOut = Callable[["LoadedClaim", "Run", str], "Verdict"]
+TimedOut = Callable[["LoadedClaim", "Run", str], "Rendered"]
 
 
 def _plain(exc: UserError) -> UserError:
@@ -48,7 +48,7 @@ def _plain(exc: UserError) -> UserError:
     return UserError(exc.message, location=exc.location, hint=exc.hint)
 
 
-def isolated(pair: Callable[[], Verdict]) -> Measured:
+def isolated(pair: Callable[[], Rendered]) -> Measured:
     """One (claim, run) verdict; bad input in it is returned, so that the other pairs go on."""
     try:
         return pair()
@@ -79,7 +79,7 @@ def timed_out(seconds: float) -> str:
     return f"timed out after {seconds:g} s"
 
 
-def measure_in_process(work: Work, ci: int, ri: int) -> Verdict | list[UserError]:
+def measure_in_process(work: Work, ci: int, ri: int) -> Measured:
     """One pair in this process, under SIGALRM when a timeout is set and this is the main thread."""
     lc, run = work.claims[ci], work.runs[ri]
     if not work.timeout or threading.current_thread() is not threading.main_thread():

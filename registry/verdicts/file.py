@@ -75,6 +75,18 @@ def render(verdict: Verdict, *, pure_python: bool = False) -> str:
     return HEADER + body
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A verdict and its file's text, rendered where it was measured (in a worker, with --jobs or Dask)."""
+
+    verdict: Verdict
+    text: str
+
+
+def rendered(verdict: Verdict) -> Rendered:
+    return Rendered(verdict, render(verdict))
+
+
 def verdict_path(folder: Path, claim_id: str, run_id: str | None) -> Path:
     """`verdicts/<claim>/<run>.yaml`, or `verdicts/<claim>/_across-runs.yaml` for a cross-run verdict."""
     return folder / claim_id / f"{run_id or ACROSS_RUNS}.yaml"
