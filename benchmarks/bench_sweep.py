@@ -4,7 +4,9 @@
                                      [--warm] [--dask]
 
 Every figure is a whole process (`registry evaluate` through the CLI, in a fresh subprocess), the
-median of `--repeat` runs, printed beside the floor measured in the same invocation and as a ratio:
+median of `--repeat` runs (wall time, and the CPU time of that process and its children: on a shared
+machine CPU is the steadier figure; Dask workers' CPU is not the client's and is not counted), printed
+beside the floor measured in the same invocation and as a ratio, with the load average before and after:
 
 - floor: `python -c` that imports pandas and reads every run's CSV once (`pandas.read_csv`);
 - cold: `registry evaluate --force --jobs J` for each J in `--jobs` (every pair measured);
@@ -20,6 +22,7 @@ project per invocation.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import sys
@@ -80,7 +83,16 @@ def project(root: Path, runs: Path, m: int) -> None:
 def median_of(n: int, cmd: list[str], cwd: str) -> Measured:
     runs = [measure(cmd, cwd=cwd) for _ in range(n)]
     assert all(r.returncode in (0, 1) for r in runs), f"{cmd} exited {[r.returncode for r in runs]}"
-    return Measured(statistics.median(r.seconds for r in runs), max(r.peak_rss_mb for r in runs), runs[0].returncode)
+    return Measured(
+        statistics.median(r.seconds for r in runs),
+        max(r.peak_rss_mb for r in runs),
+        runs[0].returncode,
+        statistics.median(r.cpu_seconds for r in runs),
+    )
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> None:
@@ -101,14 +113,19 @@ def main() -> None:
         read_all = "import glob,pandas\nfor f in sorted(glob.glob('runs/*/metrics.csv')): pandas.read_csv(f)"
         floor = median_of(args.repeat, [sys.executable, "-c", read_all], tmp)
         print(f"N={args.runs} x M={args.claims} ({pairs:,} pairs), {args.steps:,}-step CSV logs, median of {args.repeat}")
-        print(f"  floor (read each CSV once)      {floor.seconds:7.2f} s  {floor.peak_rss_mb:5.0f} MB")
+        print(f"  {load()} ({os.cpu_count()} CPUs)")
+        print(
+            f"  floor (read each CSV once)      {floor.seconds:7.2f} s  {floor.peak_rss_mb:5.0f} MB"
+            f"  CPU {floor.cpu_seconds:6.2f} s"
+        )
         cold: dict[int, float] = {}
         for jobs in args.jobs:
             m = median_of(args.repeat, [registry, "evaluate", "--force", "--quiet", "--jobs", str(jobs)], tmp)
             cold[jobs] = m.seconds
             print(
-                f"  cold --jobs {jobs:<3}                {m.seconds:7.2f} s  {m.peak_rss_mb:5.0f} MB"
-                f"  {m.seconds / floor.seconds:5.2f}x floor  {1000 * m.seconds / pairs:.2f} ms/pair"
+                f"  cold --jobs {jobs:<3}                {m.seconds:7.2f} s  {m.peak_rss_mb:5.0f} MB  CPU {m.cpu_seconds:6.2f} s"
+                f"  {m.seconds / floor.seconds:5.2f}x floor (CPU {m.cpu_seconds / floor.cpu_seconds:5.2f}x)"
+                f"  {1000 * m.seconds / pairs:.2f} ms/pair ({1000 * m.cpu_seconds / pairs:.2f} ms CPU)"
                 + (f"  {cold[args.jobs[0]] / m.seconds:.2f}x faster than --jobs {args.jobs[0]}" if jobs != args.jobs[0] else "")
             )
         if args.warm:
@@ -117,11 +134,13 @@ def main() -> None:
             print(f"  warm (nothing changed)          {m.seconds:7.2f} s  {m.peak_rss_mb:5.0f} MB  {ratio:5.2f}x floor")
         if args.dask:
             dask_rows(registry, tmp, args.repeat, floor, cold)
+        print(f"  {load()}")
 
 
 def dask_rows(registry: str, cwd: str, repeat: int, floor: Measured, cold: dict[int, float]) -> None:
     from distributed import LocalCluster
 
+    os.chdir(cwd)  # the workers' working directory: the project's, as for `registry evaluate` (its caches)
     t = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
         start = time.perf_counter() - t
@@ -129,7 +148,7 @@ def dask_rows(registry: str, cwd: str, repeat: int, floor: Measured, cold: dict[
         m = median_of(repeat, cmd, cwd)
     versus = f"  {m.seconds / cold[2]:.2f}x --jobs 2" if 2 in cold else ""
     print(
-        f"  dask LocalCluster (2 workers)   {m.seconds:7.2f} s  {m.peak_rss_mb:5.0f} MB (client)"
+        f"  dask LocalCluster (2 workers)   {m.seconds:7.2f} s  {m.peak_rss_mb:5.0f} MB  CPU {m.cpu_seconds:6.2f} s (client)"
         f"  {m.seconds / floor.seconds:5.2f}x floor  cluster start-up {start:.2f} s apart{versus}"
     )
 
