@@ -12,7 +12,7 @@ beside the floor measured in the same invocation and as a ratio, with the load a
 - cold: `registry evaluate --force --jobs J` for each J in `--jobs` (every pair measured);
 - warm (`--warm`): `registry evaluate` again with nothing changed (every pair current, skipped);
 - dask (`--dask`): `--executor dask` against a LocalCluster of 2 worker processes started by this
-  script (its start-up reported apart).
+  script (its start-up reported apart), without Dask's default MALLOC_TRIM_THRESHOLD_ (see README).
 
 The claims cycle through metric.trend, metric.threshold and metric.compare on columns `loss` and
 `grad_norm`. Data is generated once under benchmarks/_data/ (git-ignored) and copied into a temporary
@@ -138,8 +138,12 @@ def main() -> None:
 
 
 def dask_rows(registry: str, cwd: str, repeat: int, floor: Measured, cold: dict[int, float]) -> None:
+    import dask
     from distributed import LocalCluster
 
+    # As README recommends: Dask's default MALLOC_TRIM_THRESHOLD_ makes numpy's large temporaries
+    # mmap/munmap on every operation (about 2.4x the CPU per run).
+    dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
     os.chdir(cwd)  # the workers' working directory: the project's, as for `registry evaluate` (its caches)
     t = time.perf_counter()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as cluster:
