@@ -10,7 +10,7 @@ With x = steps there are no ties in x, so for values y (ties allowed):
 n_d, the number of pairs i < j with y_i > y_j, is counted bit by bit of the dense ranks (a wavelet
 tree written with numpy): a pair is counted at the highest bit where its two ranks differ, as a 1
 before a 0 among the elements that agree on every higher bit. One stable sort of small integers
-(numpy's radix sort) per bit, O(n log n): 20,000 rows take about 2.7 ms of CPU, where the earlier
+(numpy's radix sort) per bit, O(n log n): 20,000 rows take about 2.4 ms of CPU, where the earlier
 merge sort (a binary search and a sort of int64 keys per level) took 6 ms and was most of a sweep's
 time (issue 14). This is scipy.stats.kendalltau(x, y, method="asymptotic") without scipy.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
@@ -41,25 +41,25 @@ def inversions(ranks: np.ndarray) -> int:
     if n < 2:
         return 0
     top = int(a.max()).bit_length()
-    # Keys of 16 bits or fewer are sorted by radix (linear); wider ones by timsort.
-    small = np.uint16 if top <= 16 else np.uint32 if top <= 32 else np.int64
+    # Ranks in the narrowest unsigned type: 16-bit keys are sorted by radix (linear), and gathers move less.
+    width: type[np.unsignedinteger[Any]] = np.uint16 if top <= 16 else np.uint32 if top <= 32 else np.uint64
+    small = a.astype(width)
     starts_flag = np.empty(n, dtype=bool)
     starts_flag[0] = True
     total = 0
     for b in range(top - 1, -1, -1):
         # Elements grouped by the bits above b, each group in its original order.
-        prefix = (a >> (b + 1)).astype(small)
-        order = np.argsort(prefix, kind="stable")
-        grouped = prefix[order]
-        bit = (a[order] >> b) & 1
-        zero = 1 - bit
-        ones_before = np.cumsum(bit) - bit
+        ordered = small[np.argsort(small >> (b + 1), kind="stable")]
+        bit = (ordered >> b) & 1
+        ones_before = np.cumsum(bit, dtype=np.int64)
+        ones_before -= bit
+        grouped = ordered >> (b + 1)
         np.not_equal(grouped[1:], grouped[:-1], out=starts_flag[1:])
         starts = np.flatnonzero(starts_flag)
         ones_at_start = ones_before[starts]
         zeros_per_group = np.diff(starts - ones_at_start, append=n - int(bit.sum()))
         # Ones before each zero, less those of earlier groups. Integer sums: exact, and no BLAS.
-        total += int((ones_before * zero).sum()) - int((ones_at_start * zeros_per_group).sum())
+        total += int((ones_before * (bit ^ 1)).sum()) - int((ones_at_start * zeros_per_group).sum())
     return total
 
 
