@@ -121,8 +121,7 @@ def _worker_main(conn: Connection) -> None:
         if task is None:
             return
         ri, cis = task
-        for ci in cis:
-            conn.send(("start", ci))
+        for ci in cis:  # each "done" also says the next claim has started (one message per pair)
             conn.send(("done", ci, work.measure(work.claims[ci], work.runs[ri], work.evaluators)))
         work.runs[ri].release()
         conn.send(("idle",))
@@ -178,17 +177,21 @@ class _Pool:
         except (EOFError, OSError):
             worker.process.join(5)
             return self._retire(worker, f"worker process died (exit code {worker.process.exitcode})")
-        kind = message[0]
-        if kind == "start":
-            worker.current, worker.started = message[1], time.monotonic()
-        elif kind == "done":
+        if message[0] == "done":
             worker.finished.add(message[1])
-            worker.current = None
             assert worker.task is not None
+            self._start_next(worker)
             self.done(message[1], worker.task[0], message[2])
         else:  # idle
             worker.task, worker.current = None, None
         return None
+
+    @staticmethod
+    def _start_next(worker: _Worker) -> None:
+        """The pair the worker measures now: the first of its task not finished (the worker measures them in order)."""
+        assert worker.task is not None
+        worker.current = next((ci for ci in worker.task[1] if ci not in worker.finished), None)
+        worker.started = time.monotonic()
 
     def run(self, tasks: Sequence[Task]) -> None:
         from multiprocessing.connection import wait
@@ -200,8 +203,9 @@ class _Pool:
                     if not pending:
                         break
                     worker = worker or self._spawn()
-                    worker.task, worker.finished, worker.current = pending.popleft(), set(), None
+                    worker.task, worker.finished = pending.popleft(), set()
                     worker.conn.send(worker.task)
+                    self._start_next(worker)
                 busy = {w.conn: w for w in self.workers if w.task is not None}
                 for conn in wait(list(busy), timeout=self._next_deadline(busy.values())):
                     left = self._receive(busy[conn])  # type: ignore[index]
