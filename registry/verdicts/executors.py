@@ -113,18 +113,23 @@ def run_in_process(work: Work, tasks: Sequence[Task], done: Done) -> None:
 _WORK: Work | None = None  # set before forking: workers inherit the loaded claims, runs and evaluators
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, parents_ends: list[Connection]) -> None:
+    # A forked worker inherits the parent's end of its own pipe and of every earlier worker's: closed
+    # here, so that when the parent dies (even by SIGKILL) the last copy of its ends goes with it and
+    # this worker's recv sees end-of-file, instead of the worker waiting for ever.
+    for end in parents_ends:
+        end.close()
     work = _WORK
     assert work is not None
-    while True:
-        task = conn.recv()
-        if task is None:
-            return
-        ri, cis = task
-        for ci in cis:  # each "done" also says the next claim has started (one message per pair)
-            conn.send(("done", ci, work.measure(work.claims[ci], work.runs[ri], work.evaluators)))
-        work.runs[ri].release()
-        conn.send(("idle",))
+    try:
+        while (task := conn.recv()) is not None:
+            ri, cis = task
+            for ci in cis:  # each "done" also says the next claim has started (one message per pair)
+                conn.send(("done", ci, work.measure(work.claims[ci], work.runs[ri], work.evaluators)))
+            work.runs[ri].release()
+            conn.send(("idle",))
+    except (EOFError, BrokenPipeError, ConnectionResetError):
+        return  # the parent is gone: nobody is left to use the results
 
 
 @dataclass
@@ -149,7 +154,8 @@ class _Pool:
 
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe()
-        process = self.ctx.Process(target=_worker_main, args=(child,), daemon=True)
+        ends = [parent] + [w.conn for w in self.workers]
+        process = self.ctx.Process(target=_worker_main, args=(child, ends), daemon=True)
         process.start()
         child.close()
         worker = _Worker(process, parent)

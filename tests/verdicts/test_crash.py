@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import Project
 
 KILLS = int(os.environ.get("REGISTRY_CRASH_KILLS", "20"))
@@ -95,3 +96,41 @@ def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> Non
     assert evaluate(project.root).wait() == 0
     assert verdict_files(project) == new
     assert temp_files(project) == []
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(c) for c in path.read_text().split()] if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; only its parent (now init) has yet to reap it
+
+
+def test_workers_exit_when_evaluate_is_killed(project: Project) -> None:
+    """`--jobs` workers wait on a pipe to the parent; after `kill -9` of the parent they must see it
+    close and exit, not wait for ever (every forked worker used to hold the parent's ends open)."""
+    if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
+        pytest.skip("needs Linux's /proc/<pid>/task/<pid>/children")
+    for i in range(RUNS):
+        run = project.add_run("runs/basic", f"basic-{i}")
+        (run / "run.yaml").write_text((run / "run.yaml").read_text().replace("id: basic", f"id: basic-{i}"))
+    for claim in CLAIMS:
+        project.add_claim(claim)
+    env = dict(os.environ, REGISTRY_HASH_CACHE="0")
+    proc = subprocess.Popen([sys.executable, "-m", "registry", "evaluate", "--jobs", "2", "--force"], cwd=project.root,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while len(workers := _children(proc.pid)) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(workers) == 2, "evaluate finished before both workers started"
+    deadline = time.monotonic() + 20
+    while any(_running(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [w for w in workers if _running(w)]
