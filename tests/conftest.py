@@ -69,6 +69,17 @@ class Project:
         shutil.copytree(src, target, symlinks=True)
         return target
 
+    def add_run_copies(self, source: str | Path, copies: int) -> list[Path]:
+        """`copies` copies of a run folder as runs `<name>0`, `<name>1`, ... (folder and `id` alike)."""
+        name = Path(source).name
+        folders = []
+        for i in range(copies):
+            folder = self.add_run(source, f"{name}{i}")
+            manifest = folder / "run.yaml"
+            manifest.write_text(manifest.read_text().replace(f"id: {name}", f"id: {name}{i}", 1))
+            folders.append(folder)
+        return folders
+
     def verdict_snapshot(self) -> dict[str, tuple[bytes, int]]:
         """Every file below verdicts/ with its bytes and mtime: equal snapshots mean nothing was touched."""
         out: dict[str, tuple[bytes, int]] = {}
@@ -79,6 +90,11 @@ class Project:
 
     def verdict(self, claim_id: str, run_id: str) -> Path:
         return self.verdicts / claim_id / f"{run_id}.yaml"
+
+
+def yaml_files(folder: Path) -> dict[str, bytes]:
+    """Every YAML file below `folder` (relative posix path -> bytes): two equal results mean the same verdicts."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.yaml"))}
 
 
 @pytest.fixture

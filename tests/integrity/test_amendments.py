@@ -173,6 +173,9 @@ def test_claim_histories_are_read_from_git_once_per_head(judged: Repo, monkeypat
     judged.commit("an empty commit", "2026-08-02T00:00:00Z")
     assert invoke("validate").output == first.output
     assert followed == [CLAIM_FILE, CLAIM_FILE]
+    (judged.root / ".registry-cache" / "git" / "histories.json").write_text("{not json")  # a torn cache file
+    assert invoke("validate").output == first.output
+    assert followed == [CLAIM_FILE] * 3
 
 
 def test_re_evaluating_does_not_hide_the_change(judged: Repo) -> None:

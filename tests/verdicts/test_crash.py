@@ -50,9 +50,7 @@ def writing_started(project: Project, proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> None:
-    for i in range(RUNS):
-        run = project.add_run("runs/basic", f"basic-{i}")
-        (run / "run.yaml").write_text((run / "run.yaml").read_text().replace("id: basic", f"id: basic-{i}"))
+    project.add_run_copies("runs/basic", RUNS)
     for claim in CLAIMS:
         project.add_claim(claim)
     assert evaluate(project.root).wait() == 0
@@ -60,7 +58,7 @@ def test_kill_9_during_evaluate_leaves_old_or_new_bytes(project: Project) -> Non
     assert len(old) == RUNS * len(CLAIMS)
     # New evidence for every pair: every verdict file changes on the next run.
     for i in range(RUNS):
-        run = project.runs / f"basic-{i}"
+        run = project.runs / f"basic{i}"
         np.save(run / "resid.npy", np.load(run / "resid.npy") * 0.5)
         with (run / "metrics.csv").open("a") as fh:
             fh.write("300,train,1.2500,0.500,main\n")
@@ -116,9 +114,7 @@ def test_workers_exit_when_evaluate_is_killed(project: Project) -> None:
     close and exit, not wait for ever (every forked worker used to hold the parent's ends open)."""
     if not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists():
         pytest.skip("needs Linux's /proc/<pid>/task/<pid>/children")
-    for i in range(RUNS):
-        run = project.add_run("runs/basic", f"basic-{i}")
-        (run / "run.yaml").write_text((run / "run.yaml").read_text().replace("id: basic", f"id: basic-{i}"))
+    project.add_run_copies("runs/basic", RUNS)
     for claim in CLAIMS:
         project.add_claim(claim)
     env = dict(os.environ, REGISTRY_HASH_CACHE="0")

@@ -4,10 +4,9 @@ processes): the same verdict bytes as `--jobs 1`, and bad input on a worker is s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from conftest import Project, invoke
+from conftest import Project, invoke, yaml_files
 
 CLAIMS = [
     "claims/loss/final-loss-below-2.yaml",
@@ -29,27 +28,21 @@ def scheduler() -> Iterator[str]:
 
 
 def setup(project: Project, copies: int = 3) -> None:
-    for i in range(copies):
-        run = project.add_run("runs/basic", f"basic{i}")
-        (run / "run.yaml").write_text((run / "run.yaml").read_text().replace("id: basic", f"id: basic{i}"))
+    project.add_run_copies("runs/basic", copies)
     for claim in CLAIMS:
         project.add_claim(claim)
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.yaml"))}
 
 
 def test_dask_gives_the_bytes_of_one_process(project: Project, scheduler: str) -> None:
     setup(project)
     local = invoke("evaluate", "--force", "--jobs", "1")
     assert local.exit_code == 0, local.output
-    expected = files(project.verdicts)
+    expected = yaml_files(project.verdicts)
     for path in project.verdicts.rglob("*.yaml"):
         path.unlink()
     remote = invoke("evaluate", "--force", "--executor", "dask", "--scheduler", scheduler)
     assert remote.exit_code == 0, remote.output
-    assert files(project.verdicts) == expected
+    assert yaml_files(project.verdicts) == expected
     assert remote.output == local.output
 
 
@@ -59,7 +52,7 @@ def test_scheduler_from_settings(project: Project, scheduler: str) -> None:
     pyproject.write_text(pyproject.read_text() + f'executor = "dask"\nscheduler = "{scheduler}"\n')
     result = invoke("evaluate")
     assert result.exit_code == 0, result.output
-    assert len(files(project.verdicts)) == len(CLAIMS)
+    assert len(yaml_files(project.verdicts)) == len(CLAIMS)
 
 
 def test_bad_input_on_a_worker_is_a_located_message(project: Project, scheduler: str) -> None:
@@ -68,7 +61,7 @@ def test_bad_input_on_a_worker_is_a_located_message(project: Project, scheduler:
     result = invoke("evaluate", "--executor", "dask", "--scheduler", scheduler, "resid-rms-bounded")
     assert result.exit_code == 2, result.output
     assert "runs/basic1/resid.npy" in result.output and "Traceback" not in result.output
-    assert sorted(files(project.verdicts)) == ["resid-rms-bounded/basic0.yaml"]  # the other pair is judged
+    assert sorted(yaml_files(project.verdicts)) == ["resid-rms-bounded/basic0.yaml"]  # the other pair is judged
 
 
 def test_unreachable_scheduler(project: Project) -> None:

@@ -13,10 +13,7 @@ CLAIMS = ["claims/loss/final-loss-below-2.yaml", "claims/loss/one-spike.yaml", "
 
 
 def setup(project: Project, copies: int = 2) -> None:
-    for i in range(copies):
-        run = project.add_run("runs/basic", f"basic{i}")
-        text = (run / "run.yaml").read_text().replace("id: basic", f"id: basic{i}")
-        (run / "run.yaml").write_text(text)
+    project.add_run_copies("runs/basic", copies)
     for claim in CLAIMS:
         project.add_claim(claim)
 

@@ -4,11 +4,10 @@ slow pair into an `error` while the others go on."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Project, invoke
+from conftest import Project, invoke, yaml_files
 
 CLAIMS = [
     "claims/loss/final-loss-below-2.yaml",
@@ -20,28 +19,22 @@ CLAIMS = [
 
 
 def setup(project: Project, copies: int = 4) -> None:
-    for i in range(copies):
-        run = project.add_run("runs/basic", f"basic{i}")
-        (run / "run.yaml").write_text((run / "run.yaml").read_text().replace("id: basic", f"id: basic{i}"))
+    project.add_run_copies("runs/basic", copies)
     for claim in CLAIMS:
         project.add_claim(claim)
-
-
-def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*.yaml"))}
 
 
 def test_jobs_give_the_same_bytes_as_one_process(project: Project) -> None:
     setup(project)
     one = invoke("evaluate", "--force", "--jobs", "1")
     assert one.exit_code == 0, one.output
-    serial = files(project.verdicts)
+    serial = yaml_files(project.verdicts)
     assert len(serial) == 4 * len(CLAIMS)
     for path in project.verdicts.rglob("*.yaml"):
         path.unlink()
     two = invoke("evaluate", "--force", "--jobs", "3")
     assert two.exit_code == 0, two.output
-    assert files(project.verdicts) == serial
+    assert yaml_files(project.verdicts) == serial
     assert two.output == one.output
 
 
@@ -96,7 +89,7 @@ def test_bad_input_in_a_worker_fails_that_pair_only(project: Project) -> None:
     result = invoke("evaluate", "--jobs", "2", "resid-rms-bounded")
     assert result.exit_code == 2, result.output
     assert "runs/basic2/resid.npy" in result.output and "Traceback" not in result.output
-    assert sorted(files(project.verdicts)) == ["resid-rms-bounded/basic0.yaml", "resid-rms-bounded/basic1.yaml"]
+    assert sorted(yaml_files(project.verdicts)) == ["resid-rms-bounded/basic0.yaml", "resid-rms-bounded/basic1.yaml"]
 
 
 @pytest.mark.parametrize(
