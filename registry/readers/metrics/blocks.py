@@ -56,28 +56,46 @@ def fill_column(chunks: Iterable[Any], size: int, kind: Any) -> tuple[np.ndarray
     of each row (None: every row); a float column is NaN where absent, a text column "".
 
     Values are taken from the Arrow buffers: Array.to_numpy and np.asarray(Array) import pandas (~50 MB)."""
-    import numpy as np
-    import pyarrow as pa
-
-    text = kind == pa.string()
-    dtype = np.dtype(object) if text else np.dtype(kind.to_pandas_dtype())
-    values = np.empty(size, dtype=dtype) if not text else np.full(size, "", dtype=object)
-    present = np.empty(size, dtype=bool)  # pages never written are never resident
-    pos = 0
+    column = ColumnFill(size, kind)
     for chunk in chunks:
-        k = len(chunk)
+        column.add(chunk)
+    return column.result()
+
+
+class ColumnFill:
+    """One column being copied block by block into its numpy array (see fill_column)."""
+
+    def __init__(self, size: int, kind: Any):
+        import numpy as np
+        import pyarrow as pa
+
+        self.text = kind == pa.string()
+        self.dtype = np.dtype(object) if self.text else np.dtype(kind.to_pandas_dtype())
+        self.values = np.empty(size, dtype=self.dtype) if not self.text else np.full(size, "", dtype=object)
+        self.present = np.empty(size, dtype=bool)  # pages never written are never resident
+        self.pos = 0
+
+    def add(self, chunk: Any) -> None:
+        import numpy as np
+
+        pos, k = self.pos, len(chunk)
         validity, data = chunk.buffers()[:2]
         if chunk.null_count == 0:
-            present[pos : pos + k] = True
+            self.present[pos : pos + k] = True
         else:
             bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            present[pos : pos + k] = bits[chunk.offset : chunk.offset + k]
-        if text:
-            values[pos : pos + k] = chunk.fill_null("").to_pylist()
+            self.present[pos : pos + k] = bits[chunk.offset : chunk.offset + k]
+        if self.text:
+            self.values[pos : pos + k] = chunk.fill_null("").to_pylist()
         else:
-            values[pos : pos + k] = np.frombuffer(data, dtype=dtype, count=k, offset=chunk.offset * dtype.itemsize)
-        pos += k
-    values, present = values[:pos], present[:pos]
-    if not text and dtype.kind == "f" and not present.all():
-        values[~present] = np.nan
-    return values, None if bool(present.all()) else present
+            width = self.dtype.itemsize
+            self.values[pos : pos + k] = np.frombuffer(data, dtype=self.dtype, count=k, offset=chunk.offset * width)
+        self.pos = pos + k
+
+    def result(self) -> tuple[np.ndarray, np.ndarray | None]:
+        import numpy as np
+
+        values, present = self.values[: self.pos], self.present[: self.pos]
+        if not self.text and self.dtype.kind == "f" and not present.all():
+            values[~present] = np.nan
+        return values, None if bool(present.all()) else present

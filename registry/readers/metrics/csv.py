@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError
-from registry.readers.metrics.blocks import BLOCK, blocks, fill_column, line_count
+from registry.readers.metrics.blocks import BLOCK, ColumnFill, blocks, fill_column, line_count
 from registry.readers.metrics.source import ColumnSource
 
 if TYPE_CHECKING:
@@ -37,9 +37,10 @@ class CsvSource(ColumnSource):
         return self._present.get(name)
 
     def read(self, names: Sequence[str]) -> dict[str, Any]:
+        together = self._together(names) if len(names) > 1 else None
         out: dict[str, Any] = {}
         for name in names:
-            values, present = self._column(name)
+            values, present = together[name] if together is not None else self._column(name)
             if name == self.step and present is not None:
                 import numpy as np
 
@@ -49,10 +50,26 @@ class CsvSource(ColumnSource):
             self._present[name] = None if present is None or bool(present.all()) else present
         return out
 
+    def _kind(self, name: str) -> Any:
+        import pyarrow as pa
+
+        return pa.string() if name in self.text_columns else pa.int64() if name == self.step else pa.float64()
+
+    def _together(self, names: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray | None]] | None:
+        """Several columns in one pass over the file (the parse of a row costs the same for one column or
+        all); None if any of them does not parse, which the column-by-column path then locates."""
+        import pyarrow as pa
+
+        kinds = {name: self._kind(name) for name in dict.fromkeys(names)}
+        try:
+            return _stream_many(self.path, self.sep, self.columns, kinds)
+        except pa.ArrowInvalid:
+            return None
+
     def _column(self, name: str) -> tuple[np.ndarray, np.ndarray | None]:
         import pyarrow as pa
 
-        kind = pa.string() if name in self.text_columns else pa.int64() if name == self.step else pa.float64()
+        kind = self._kind(name)
         try:
             return _stream(self.path, self.sep, self.columns, name, kind)
         except pa.ArrowInvalid as exc:
@@ -141,23 +158,37 @@ def _header(path: Path, sep: str) -> list[str]:
     return [c.strip() for c in first]
 
 
-def _batches(path: Path, sep: str, names: list[str], name: str, kind: Any) -> Iterator[Any]:
-    """The column, block by block, each block parsed on its own (pyarrow's own streaming reader keeps a
-    read-ahead of ~100 MB on a 300 MB file). A quoted cell spanning lines is not supported here
-    (metric logs have none)."""
+def _batches(path: Path, sep: str, names: list[str], kinds: dict[str, Any]) -> Iterator[Any]:
+    """The columns `kinds` names, block by block, each block parsed on its own (pyarrow's own streaming
+    reader keeps a read-ahead of ~100 MB on a 300 MB file). A quoted cell spanning lines is not
+    supported here (metric logs have none)."""
     import pyarrow as pa
     import pyarrow.csv as pc
 
     read = pc.ReadOptions(use_threads=False, column_names=names, block_size=4 * BLOCK)
     parse = pc.ParseOptions(delimiter=sep)
-    convert = pc.ConvertOptions(include_columns=[name], column_types={name: kind}, null_values=[""], strings_can_be_null=True)
+    convert = pc.ConvertOptions(
+        include_columns=list(kinds), column_types=kinds, null_values=[""], strings_can_be_null=True
+    )
     for block in blocks(path, skip_first_line=True):
         table = pc.read_csv(pa.BufferReader(pa.py_buffer(block)), read_options=read, parse_options=parse, convert_options=convert)
-        yield table.column(0).combine_chunks()
+        yield [column.combine_chunks() for column in table.columns]
         del table
         pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed parse buffers otherwise
 
 
 def _stream(path: Path, sep: str, names: list[str], name: str, kind: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """One column as numpy (text as an object array, "" where empty) and its presence (None: every row)."""
-    return fill_column(_batches(path, sep, names, name, kind), line_count(path), kind)
+    return fill_column((chunks[0] for chunks in _batches(path, sep, names, {name: kind})), line_count(path), kind)
+
+
+def _stream_many(
+    path: Path, sep: str, names: list[str], kinds: dict[str, Any]
+) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
+    """Several columns as _stream gives one, in one pass."""
+    size = line_count(path)
+    fills = {name: ColumnFill(size, kind) for name, kind in kinds.items()}
+    for chunks in _batches(path, sep, names, kinds):
+        for fill, chunk in zip(fills.values(), chunks, strict=True):
+            fill.add(chunk)
+    return {name: fill.result() for name, fill in fills.items()}

@@ -218,7 +218,8 @@ class MetricsTable:
         assert self._steps is not None
         return self._steps
 
-    def _prepare(self) -> None:
+    def _prepare(self, also: str | None = None) -> None:
+        """Read the steps (and `where` columns), and with them column `also`: one pass over a text log."""
         import numpy as np
 
         # The step column may be aliased like any other (`columns: {step: iter}`).
@@ -232,6 +233,8 @@ class MetricsTable:
             )
         wanted = [step_col, *[c for c in self.spec.where if c != step_col]]
         missing = [c for c in wanted if c not in self._source.columns]
+        if also is not None and also not in wanted and also in self._source.columns and not missing:
+            wanted.append(also)
         if missing:
             raise ArtifactError(self.path, f"`where` names column {missing[0]!r}, which the file does not have")
         raw = self._source.read(wanted)
@@ -298,8 +301,9 @@ class MetricsTable:
         """Values of `name` as float64 aligned with `steps` (NaN where missing).
 
         A column the file does not have cannot be measured (the prediction is inconclusive)."""
-        self.steps  # noqa: B018 — selection and order are fixed first
         file_name = self._file_name(name)
+        if self._steps is None:  # selection and order are fixed first
+            self._prepare(also=file_name)
         if self._source.empty_reason is not None and (file_name not in self._source.columns or not self.steps.size):
             raise CannotMeasure(self._source.empty_reason)
         if file_name not in self._source.columns:
