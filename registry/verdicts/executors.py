@@ -248,10 +248,11 @@ def run_in_workers(work: Work, tasks: Sequence[Task], done: Done, jobs: int) -> 
     """Measure `tasks` in up to `jobs` worker processes (forked: they inherit `work`)."""
     global _WORK
     _WORK = work
-    # Imported once here rather than once in every worker (pandas alone costs ~0.5 s of CPU): forked
-    # workers inherit the loaded modules.
+    # What every metrics log needs, imported once here rather than once in every worker: forked workers
+    # inherit the loaded modules. Not pandas (~0.5 s of CPU, in series before any worker starts): the
+    # readers of the common formats do without it, and a worker that needs it imports it in parallel.
     import numpy  # noqa: F401
-    import pandas  # noqa: F401
+    import pyarrow.csv  # noqa: F401
 
     try:
         _Pool(work, jobs, done).run(tasks)
