@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from registry.errors import UserError, UserErrors
@@ -113,7 +113,7 @@ def run_in_process(work: Work, tasks: Sequence[Task], done: Done) -> None:
 _WORK: Work | None = None  # set before forking: workers inherit the loaded claims, runs and evaluators
 
 
-def _worker_main(conn: Connection, parents_ends: list[Connection]) -> None:
+def _worker_main(conn: Connection, parents_ends: list[Connection], now: Any) -> None:
     # A forked worker inherits the parent's end of its own pipe and of every earlier worker's: closed
     # here, so that when the parent dies (even by SIGKILL) the last copy of its ends goes with it and
     # this worker's recv sees end-of-file, instead of the worker waiting for ever.
@@ -124,10 +124,17 @@ def _worker_main(conn: Connection, parents_ends: list[Connection]) -> None:
     try:
         while (task := conn.recv()) is not None:
             ri, cis = task
-            for ci in cis:  # each "done" also says the next claim has started (one message per pair)
-                conn.send(("done", ci, work.measure(work.claims[ci], work.runs[ri], work.evaluators)))
+            results = []
+            for ci in cis:
+                # What is measured now, for the parent's timeouts: the start first, then the claim, so
+                # that a parent reading the claim reads its start too (see _Worker.measuring).
+                now[0] = -1.0
+                now[1] = time.monotonic()
+                now[0] = float(ci)
+                results.append((ci, work.measure(work.claims[ci], work.runs[ri], work.evaluators)))
+            now[0] = -1.0
             work.runs[ri].release()
-            conn.send(("idle",))
+            conn.send(results)  # one message per run: the parent, which shares the cores, wakes once per run
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the parent is gone: nobody is left to use the results
 
@@ -136,10 +143,17 @@ def _worker_main(conn: Connection, parents_ends: list[Connection]) -> None:
 class _Worker:
     process: BaseProcess
     conn: Connection
+    now: Any
+    """Shared with the worker: [claim index being measured (-1: none), when it started (time.monotonic)]."""
     task: Task | None = None
-    current: int | None = None
-    started: float = 0.0
-    finished: set[int] = field(default_factory=set)
+
+    def measuring(self) -> tuple[int, float] | None:
+        """The claim the worker measures now and since when, or None (between claims, or a torn read)."""
+        ci = self.now[0]
+        started = self.now[1]
+        if ci < 0 or self.now[0] != ci:
+            return None
+        return int(ci), started
 
 
 class _Pool:
@@ -155,15 +169,18 @@ class _Pool:
     def _spawn(self) -> _Worker:
         parent, child = self.ctx.Pipe()
         ends = [parent] + [w.conn for w in self.workers]
-        process = self.ctx.Process(target=_worker_main, args=(child, ends), daemon=True)
+        now = self.ctx.RawArray("d", [-1.0, 0.0])
+        process = self.ctx.Process(target=_worker_main, args=(child, ends, now), daemon=True)
         process.start()
         child.close()
-        worker = _Worker(process, parent)
+        worker = _Worker(process, parent, now)
         self.workers.append(worker)
         return worker
 
     def _retire(self, worker: _Worker, reason: str) -> Task | None:
-        """Kill `worker`; its current pair fails with `reason`; returns what is left of its task."""
+        """Kill `worker`; the pair it was measuring fails with `reason`; returns the rest of its task
+        (its finished pairs too: their results went with it, and are measured again)."""
+        measuring = worker.measuring()
         worker.process.kill()
         worker.process.join()
         worker.conn.close()
@@ -171,33 +188,24 @@ class _Pool:
         if worker.task is None:
             return None
         ri, cis = worker.task
-        if worker.current is not None:
-            self.done(worker.current, ri, self.work.failed(self.work.claims[worker.current], self.work.runs[ri], reason))
-            worker.finished.add(worker.current)
-        rest = tuple(ci for ci in cis if ci not in worker.finished)
+        failed = measuring[0] if measuring is not None else None
+        if failed is not None:
+            self.done(failed, ri, self.work.failed(self.work.claims[failed], self.work.runs[ri], reason))
+        rest = tuple(ci for ci in cis if ci != failed)
         return (ri, rest) if rest else None
 
     def _receive(self, worker: _Worker) -> Task | None:
         try:
-            message = worker.conn.recv()
+            results = worker.conn.recv()
         except (EOFError, OSError):
             worker.process.join(5)
             return self._retire(worker, f"worker process died (exit code {worker.process.exitcode})")
-        if message[0] == "done":
-            worker.finished.add(message[1])
-            assert worker.task is not None
-            self._start_next(worker)
-            self.done(message[1], worker.task[0], message[2])
-        else:  # idle
-            worker.task, worker.current = None, None
-        return None
-
-    @staticmethod
-    def _start_next(worker: _Worker) -> None:
-        """The pair the worker measures now: the first of its task not finished (the worker measures them in order)."""
         assert worker.task is not None
-        worker.current = next((ci for ci in worker.task[1] if ci not in worker.finished), None)
-        worker.started = time.monotonic()
+        ri = worker.task[0]
+        worker.task = None
+        for ci, measured in results:
+            self.done(ci, ri, measured)
+        return None
 
     def run(self, tasks: Sequence[Task]) -> None:
         from multiprocessing.connection import wait
@@ -209,9 +217,8 @@ class _Pool:
                     if not pending:
                         break
                     worker = worker or self._spawn()
-                    worker.task, worker.finished = pending.popleft(), set()
+                    worker.task = pending.popleft()
                     worker.conn.send(worker.task)
-                    self._start_next(worker)
                 busy = {w.conn: w for w in self.workers if w.task is not None}
                 for conn in wait(list(busy), timeout=self._next_deadline(busy.values())):
                     left = self._receive(busy[conn])  # type: ignore[index]
@@ -224,13 +231,15 @@ class _Pool:
     def _next_deadline(self, busy: Any) -> float | None:
         if not self.work.timeout:
             return None
-        starts = [w.started for w in busy if w.current is not None]
+        # A worker between claims, or one just handed its task, is looked at again within a second.
+        starts = [m[1] if (m := w.measuring()) is not None else time.monotonic() + 1 - self.work.timeout for w in busy]
         return max(0.0, min(starts) + self.work.timeout - time.monotonic()) + 0.01 if starts else 1.0
 
     def _enforce_timeouts(self, pending: deque[Task]) -> None:
         now = time.monotonic()
         for worker in list(self.workers):
-            if self.work.timeout and worker.current is not None and now - worker.started > self.work.timeout:
+            measuring = worker.measuring() if worker.task is not None else None
+            if self.work.timeout and measuring is not None and now - measuring[1] > self.work.timeout:
                 left = self._retire(worker, timed_out(self.work.timeout))
                 if left:
                     pending.appendleft(left)
