@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from registry.errors import UserError, UserErrors
@@ -113,6 +113,9 @@ def run_in_process(work: Work, tasks: Sequence[Task], done: Done) -> None:
 _WORK: Work | None = None  # set before forking: workers inherit the loaded claims, runs and evaluators
 
 
+_SEND_EVERY = 0.5  # seconds
+
+
 def _worker_main(conn: Connection, parents_ends: list[Connection], now: Any) -> None:
     # A forked worker inherits the parent's end of its own pipe and of every earlier worker's: closed
     # here, so that when the parent dies (even by SIGKILL) the last copy of its ends goes with it and
@@ -124,7 +127,8 @@ def _worker_main(conn: Connection, parents_ends: list[Connection], now: Any) -> 
     try:
         while (task := conn.recv()) is not None:
             ri, cis = task
-            results = []
+            results: list[tuple[int, Measured]] = []
+            sent = time.monotonic()
             for ci in cis:
                 # What is measured now, for the parent's timeouts: the start first, then the claim, so
                 # that a parent reading the claim reads its start too (see _Worker.measuring).
@@ -132,9 +136,14 @@ def _worker_main(conn: Connection, parents_ends: list[Connection], now: Any) -> 
                 now[1] = time.monotonic()
                 now[0] = float(ci)
                 results.append((ci, work.measure(work.claims[ci], work.runs[ri], work.evaluators)))
+                if now[1] - sent > _SEND_EVERY:  # a long run's progress is still seen
+                    conn.send((results, False))
+                    results, sent = [], time.monotonic()
             now[0] = -1.0
             work.runs[ri].release()
-            conn.send(results)  # one message per run: the parent, which shares the cores, wakes once per run
+            # Results are sent a run at a time (or every _SEND_EVERY s): the parent, which shares the
+            # cores, wakes and unpickles once per run rather than once per pair.
+            conn.send((results, True))
     except (EOFError, BrokenPipeError, ConnectionResetError):
         return  # the parent is gone: nobody is left to use the results
 
@@ -146,6 +155,7 @@ class _Worker:
     now: Any
     """Shared with the worker: [claim index being measured (-1: none), when it started (time.monotonic)]."""
     task: Task | None = None
+    delivered: set[int] = field(default_factory=set)
 
     def measuring(self) -> tuple[int, float] | None:
         """The claim the worker measures now and since when, or None (between claims, or a torn read)."""
@@ -179,7 +189,7 @@ class _Pool:
 
     def _retire(self, worker: _Worker, reason: str) -> Task | None:
         """Kill `worker`; the pair it was measuring fails with `reason`; returns the rest of its task
-        (its finished pairs too: their results went with it, and are measured again)."""
+        (with the finished pairs whose results were not sent yet: they are measured again)."""
         measuring = worker.measuring()
         worker.process.kill()
         worker.process.join()
@@ -191,19 +201,21 @@ class _Pool:
         failed = measuring[0] if measuring is not None else None
         if failed is not None:
             self.done(failed, ri, self.work.failed(self.work.claims[failed], self.work.runs[ri], reason))
-        rest = tuple(ci for ci in cis if ci != failed)
+        rest = tuple(ci for ci in cis if ci != failed and ci not in worker.delivered)
         return (ri, rest) if rest else None
 
     def _receive(self, worker: _Worker) -> Task | None:
         try:
-            results = worker.conn.recv()
+            results, finished = worker.conn.recv()
         except (EOFError, OSError):
             worker.process.join(5)
             return self._retire(worker, f"worker process died (exit code {worker.process.exitcode})")
         assert worker.task is not None
         ri = worker.task[0]
-        worker.task = None
+        if finished:
+            worker.task = None
         for ci, measured in results:
+            worker.delivered.add(ci)
             self.done(ci, ri, measured)
         return None
 
@@ -217,7 +229,7 @@ class _Pool:
                     if not pending:
                         break
                     worker = worker or self._spawn()
-                    worker.task = pending.popleft()
+                    worker.task, worker.delivered = pending.popleft(), set()
                     worker.conn.send(worker.task)
                 busy = {w.conn: w for w in self.workers if w.task is not None}
                 for conn in wait(list(busy), timeout=self._next_deadline(busy.values())):

@@ -51,14 +51,17 @@ def slow_on(run_id: str, seconds: float) -> Any:
     return evaluate
 
 
-@pytest.mark.parametrize("jobs", ["1", "2"])
+@pytest.mark.parametrize(("jobs", "send_every"), [("1", None), ("2", None), ("2", 0.0)])
 def test_a_pair_over_the_timeout_is_an_error_and_the_others_go_on(
-    project: Project, monkeypatch: pytest.MonkeyPatch, jobs: str
+    project: Project, monkeypatch: pytest.MonkeyPatch, jobs: str, send_every: float | None
 ) -> None:
     from evaluators.metric.threshold import Threshold
+    from registry.verdicts import executors
 
     setup(project, copies=3)
     monkeypatch.setattr(Threshold, "evaluate", slow_on("basic1", 30))
+    if send_every is not None:  # workers send each pair's result as it is done, not a run's at its end
+        monkeypatch.setattr(executors, "_SEND_EVERY", send_every)
     started = time.monotonic()
     result = invoke("evaluate", "--jobs", jobs, "--timeout", "1", "final-loss-below-2", "one-spike")
     assert time.monotonic() - started < 20
