@@ -103,3 +103,45 @@ def test_parquet_in_many_batches_equals_pyarrow(tmp_path, monkeypatch, row_group
         assert np.array_equal(t.column(name), want, equal_nan=True)
     steps, values = t.series("val")  # nulls are rows not written
     assert steps.tolist() == [3 * s for s in range(0, 500, 9)] and values.tolist() == list(range(0, 500, 9))
+
+
+@pytest.fixture
+def csv_passes(monkeypatch):
+    """The number of passes over CSV files (each a parse of the whole file)."""
+    from registry.readers.metrics import csv, table
+
+    monkeypatch.setattr(table, "_ASKED", {})  # what earlier tests asked is not this test's
+    passes = []
+    original = csv._batches
+
+    def counted(*args, **kwargs):
+        passes.append(args[0].name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(csv, "_batches", counted)
+    return passes
+
+
+def test_a_sweeps_columns_are_read_in_one_pass_per_file(tmp_path, csv_passes):
+    text = "step,loss,grad_norm,lr\n" + "".join(f"{s},{10 - s / 10},{s % 3},1e-3\n" for s in range(50))
+    first = table(tmp_path / "a", "m.csv", text)
+    first.series("loss"), first.series("grad_norm")
+    assert csv_passes == ["m.csv", "m.csv"]  # steps with loss, then grad_norm
+    csv_passes.clear()
+    second = table(tmp_path / "b", "m.csv", text)  # the next run of the sweep: same header
+    steps, loss = second.series("loss")
+    _, grad = second.series("grad_norm")
+    assert csv_passes == ["m.csv"]  # both columns came with the steps
+    assert loss.tolist() == [10 - s / 10 for s in range(50)] and grad.tolist() == [s % 3 for s in range(50)]
+    assert second.present("grad_norm") is None and steps.tolist() == list(range(50))
+
+
+def test_a_column_asked_elsewhere_that_does_not_parse_here_is_no_error(tmp_path, csv_passes):
+    good = "step,loss,note\n0,1,2\n1,0.5,3\n"
+    first = table(tmp_path / "a", "m.csv", good)
+    first.series("loss"), first.series("note")
+    text_note = "step,loss,note\n0,1,warmup\n1,0.5,\n"  # `note` is text here; only `loss` is asked
+    steps, loss = table(tmp_path / "b", "m.csv", text_note).series("loss")
+    assert steps.tolist() == [0, 1] and loss.tolist() == [1.0, 0.5]
+    with pytest.raises(ArtifactError, match="m.csv:2: column 'note' is not numeric"):
+        table(tmp_path / "c", "m.csv", text_note).series("note")

@@ -37,7 +37,18 @@ class CsvSource(ColumnSource):
         return self._present.get(name)
 
     def read(self, names: Sequence[str]) -> dict[str, Any]:
-        together = self._together(names) if len(names) > 1 else None
+        return self._collect(names, self._together(names) if len(names) > 1 else None)
+
+    def read_also(self, names: Sequence[str], also: Sequence[str]) -> dict[str, Any]:
+        extra = [name for name in dict.fromkeys(also) if name not in names and name in self.columns]
+        together = self._together([*names, *extra]) if extra else None
+        if together is None:
+            return self.read(names)
+        return self._collect([*names, *extra], together)
+
+    def _collect(
+        self, names: Sequence[str], together: dict[str, tuple[np.ndarray, np.ndarray | None]] | None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name in names:
             values, present = together[name] if together is not None else self._column(name)

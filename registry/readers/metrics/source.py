@@ -22,6 +22,11 @@ class ColumnSource:
     def read(self, names: Sequence[str]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def read_also(self, names: Sequence[str], also: Sequence[str]) -> dict[str, Any]:  # noqa: ARG002
+        """`read(names)`, and the columns `also` where they come at little cost with them (one pass over
+        a text log): best effort, so one of them that does not parse is left out, never an error."""
+        return self.read(names)
+
     def present(self, name: str) -> np.ndarray | None:  # noqa: ARG002 (a source where every cell is written)
         """After `read`: a boolean mask of the rows where `name` was written (None: every row)."""
         return None
