@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from registry.readers.text.sample import Sample
 
 
-@dataclass
+@dataclass(eq=False)  # a run is itself (hashable by identity: caches of derived values key on it)
 class Run:
     """One run: its manifest and lazily opened artifacts. Built once per invocation."""
 

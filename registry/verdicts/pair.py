@@ -8,6 +8,7 @@ is raised, and `measure_pair` returns it in place of the verdict.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import ExitStack
 from functools import partial
@@ -127,17 +128,22 @@ def _judged(pred: Prediction, measurement: Measurement, alpha: float, notes: dic
 
 
 def _run_ref(run: Run, names: Iterable[str]) -> RunRef:
-    return RunRef(
-        id=run.id,
-        artifacts={
-            name: ArtifactRef(
-                path=run.paths[name].relative_to(run.folder).as_posix(),
-                sha256=run.artifact_hash(name),
-                reader=_reader_version(run, name),
-            )
-            for name in sorted(names)
-        },
-    )
+    return RunRef(id=run.id, artifacts={name: _artifact_ref(run, name) for name in sorted(names)})
+
+
+# Each run's artifact references (frozen models), built once for all the claims measured on it.
+_ARTIFACT_REFS: weakref.WeakKeyDictionary[Run, dict[str, ArtifactRef]] = weakref.WeakKeyDictionary()
+
+
+def _artifact_ref(run: Run, name: str) -> ArtifactRef:
+    refs = _ARTIFACT_REFS.setdefault(run, {})
+    if name not in refs:
+        refs[name] = ArtifactRef(
+            path=run.paths[name].relative_to(run.folder).as_posix(),
+            sha256=run.artifact_hash(name),
+            reader=_reader_version(run, name),
+        )
+    return refs[name]
 
 
 def _reader_version(run: Run, name: str) -> str | None:
