@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
-native_sort_count: Callable[[object, object], int | None] | None
-try:  # the compiled kernel; without it (no compiler at install) numpy counts the same integer, slower
+native_sort_count: Callable[[object, object, object], tuple[int, int] | None] | None
+try:  # the compiled kernel; without it (no compiler at install) numpy counts the same integers, slower
     from ._kendall import sort_count as native_sort_count
 except ImportError:
     native_sort_count = None
@@ -79,14 +79,11 @@ def tie_counts_and_inversions(y: np.ndarray) -> tuple[np.ndarray, int]:
     import numpy as np
 
     if native_sort_count is not None and y.size:
-        ordered = np.empty(y.size, dtype=np.float64)
-        n_d = native_sort_count(y, ordered)
-        if n_d is not None:  # else a NaN: np.unique's grouping of NaNs below
-            new_group = np.empty(y.size, dtype=bool)
-            new_group[0] = True
-            np.not_equal(ordered[1:], ordered[:-1], out=new_group[1:])
-            starts = np.flatnonzero(new_group)
-            return np.diff(starts, append=y.size), n_d
+        sizes = np.empty(y.size, dtype=np.int64)
+        counted = native_sort_count(y, np.empty(y.size, dtype=np.float64), sizes)
+        if counted is not None:  # else a NaN: np.unique's grouping of NaNs below
+            n_d, groups = counted
+            return sizes[:groups], n_d
     _, dense, counts = np.unique(y, return_inverse=True, return_counts=True)
     return counts, inversions(dense)
 

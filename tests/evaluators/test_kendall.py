@@ -70,12 +70,16 @@ def test_the_compiled_kernel_is_imported() -> None:
 
 @EXAMPLES
 @given(series())
-def test_native_count_and_sort_match_brute_force(y: np.ndarray) -> None:
+def test_native_count_sort_and_ties_match_brute_force(y: np.ndarray) -> None:
     native()
     assert kendall.native_sort_count is not None
-    out = np.full(y.size, np.nan)
-    assert kendall.native_sort_count(y, out) == brute_force(y)
+    out, sizes = np.full(y.size, np.nan), np.full(y.size, -1, dtype=np.int64)
+    counted = kendall.native_sort_count(y, out, sizes)
+    assert counted is not None
+    n_d, groups = counted
+    assert n_d == brute_force(y)
     assert np.array_equal(out, np.sort(y))  # -0.0 == 0.0: either order of the two is sorted
+    assert np.array_equal(sizes[:groups], np.unique(y, return_counts=True)[1])
 
 
 @EXAMPLES
@@ -120,7 +124,7 @@ def test_a_nan_takes_the_numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
     native()
     assert kendall.native_sort_count is not None
     y = np.array([3.0, np.nan, 1.0, np.nan, 2.0])
-    assert kendall.native_sort_count(y, np.empty(5)) is None
+    assert kendall.native_sort_count(y, np.empty(5), np.empty(5, dtype=np.int64)) is None
     counts, n_d = tie_counts_and_inversions(y)
     monkeypatch.setattr(kendall, "native_sort_count", None)
     want_counts, want_n_d = tie_counts_and_inversions(y)
@@ -131,16 +135,19 @@ def test_the_kernel_checks_its_buffers() -> None:
     native()
     sort_count = kendall.native_sort_count
     assert sort_count is not None
-    with pytest.raises(TypeError, match="float64"):
-        sort_count(np.arange(4), np.empty(4))
-    with pytest.raises(TypeError, match="float64"):
-        sort_count(np.zeros(4), np.empty(4, dtype=np.float32))
-    with pytest.raises(ValueError, match="length"):
-        sort_count(np.zeros(4), np.empty(5))
+    f64, i64 = np.empty(4), np.empty(4, dtype=np.int64)
+    for args in [(np.arange(4), f64, i64), (f64, np.empty(4, dtype=np.float32), i64), (f64, f64.copy(), f64.copy())]:
+        with pytest.raises(TypeError, match="C-contiguous float64 values and out, and int64 sizes"):
+            sort_count(*args)
+    for args in [(f64, np.empty(5), i64), (f64, f64.copy(), np.empty(3, dtype=np.int64))]:
+        with pytest.raises(ValueError, match="differ in length"):
+            sort_count(*args)
     with pytest.raises(ValueError, match="contiguous"):
-        sort_count(np.zeros(8)[::2], np.empty(4))
+        sort_count(np.zeros(8)[::2], f64, i64)
     with pytest.raises(BufferError, match="not writable"):
-        sort_count(np.zeros(4), b"\0" * 32)
+        sort_count(f64, b"\0" * 32, i64)
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        sort_count(f64, f64.copy())
     # kendall_tau itself takes any array: a strided view and a list give the contiguous copy's numbers.
     y = np.array([5.0, 1.0, 4.0, 2.0, 3.0, 0.0])
     assert kendall_tau(y[::2]) == kendall_tau(y[::2].copy()) == kendall_tau([5.0, 4.0, 3.0])
