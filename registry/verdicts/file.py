@@ -69,8 +69,12 @@ def _drop_unset(data: dict[str, Any]) -> dict[str, Any]:
 
 def render(verdict: Verdict, *, pure_python: bool = False) -> str:
     """The verdict file's text; `pure_python` uses PyYAML's own emitter (same bytes, slower)."""
+    return dumped(verdict, PureDumper if pure_python else FastDumper)
+
+
+def dumped(verdict: Verdict, dumper: type[yaml.SafeDumper]) -> str:
+    """The verdict file's text through a PyYAML dumper, from the verdict's plain data."""
     data = canonical(_drop_unset(verdict.model_dump(mode="python")))
-    dumper = PureDumper if pure_python else FastDumper
     body = yaml.dump(data, Dumper=dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
     return HEADER + body
 
