@@ -1,5 +1,7 @@
 """The YAML dumpers of verdict files: PyYAML's pure-Python one (the reference) and a fast one that
-renders the same bytes.
+renders the same bytes (used where registry/verdicts/emit.py, the direct writer, hands over). Not
+for every input: libyaml writes an empty key, a character outside the BMP or a key of 123-128
+characters otherwise than PyYAML (none has been in a verdict; tests/verdicts/test_emit.py).
 
 The fast dumper emits with libyaml's C emitter, and builds the node tree itself for the plain data
 a verdict is (`canonical`: dicts with str keys, lists, str, int, float, bool, None), skipping PyYAML's

@@ -19,11 +19,25 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from registry.errors import Location, UserError, display_path
+from registry.language.judge import Decision
+from registry.verdicts import emit
 from registry.verdicts.dumper import FastDumper, PureDumper
-from registry.verdicts.model import ACROSS_RUNS, SCHEMA_VERSION, Verdict, canonical
+from registry.verdicts.model import (
+    ACROSS_RUNS,
+    SCHEMA_VERSION,
+    ArtifactRef,
+    ClaimRef,
+    ExpectResult,
+    PredictionVerdict,
+    Registration,
+    RunRef,
+    ToolRef,
+    Verdict,
+    canonical,
+)
 from registry.yamlsource import load_yaml, validation_errors
 
 HEADER = "# Written by `registry evaluate`; do not edit by hand. Its git history is this verdict's history.\n"
@@ -67,15 +81,35 @@ def _drop_unset(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# The same rules by model class, for the direct writer (registry/verdicts/emit.py), which reads the
+# models without dumping them; it writes no model of another class.
+UNSET_BY_MODEL: dict[type[BaseModel], tuple[str, ...]] = {
+    Verdict: (*_OPTIONAL_KEYS, *_VERSIONED_KEYS[""]),
+    ClaimRef: _VERSIONED_KEYS["claim"],
+    Registration: _VERSIONED_KEYS["registration"],
+    RunRef: (),
+    ArtifactRef: ("reader",),
+    PredictionVerdict: _OPTIONAL_KEYS,
+    ExpectResult: _VERSIONED_KEYS["expect"],
+    ToolRef: (),
+    Decision: (),
+}
+
+
 def render(verdict: Verdict, *, pure_python: bool = False) -> str:
-    """The verdict file's text; `pure_python` uses PyYAML's own emitter (same bytes, slower)."""
+    """The verdict file's text: written directly when `emit.dump` covers the verdict (any typical one),
+    else through libyaml's emitter; `pure_python` uses PyYAML's own (the reference: same bytes, slower)."""
+    if not pure_python:
+        text = emit.dump(verdict, UNSET_BY_MODEL)
+        if text is not None:
+            return HEADER + text
     return dumped(verdict, PureDumper if pure_python else FastDumper)
 
 
 def dumped(verdict: Verdict, dumper: type[yaml.SafeDumper]) -> str:
     """The verdict file's text through a PyYAML dumper, from the verdict's plain data."""
     data = canonical(_drop_unset(verdict.model_dump(mode="python")))
-    body = yaml.dump(data, Dumper=dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=100)
+    body = yaml.dump(data, Dumper=dumper, sort_keys=True, allow_unicode=True, default_flow_style=False, width=emit.WIDTH)
     return HEADER + body
 
 

@@ -34,8 +34,8 @@ def test_header_of_something_else_is_none() -> None:
 
 
 def test_c_emitter_renders_every_shipped_verdict_byte_for_byte_as_pure_python() -> None:
-    """Verdicts are rendered by libyaml's C emitter (fast); PyYAML's own emitter is the reference: both
-    give the committed bytes of every verdict this repository ships."""
+    """Verdicts the direct writer does not cover are rendered by libyaml's C emitter (fast); PyYAML's own
+    emitter is the reference: both give the committed bytes of every verdict this repository ships."""
     import yaml
 
     assert hasattr(yaml, "CSafeDumper"), "PyYAML without libyaml: verdicts fall back to the slow emitter"
