@@ -33,7 +33,7 @@ from pydantic import BaseModel
 from yaml.nodes import ScalarNode
 
 from registry.verdicts.dumper import PureDumper
-from registry.verdicts.model import FLOAT_DIGITS
+from registry.verdicts.model import round_float
 
 WIDTH = 100
 """yaml.dump's `width` in `registry.verdicts.file.render`: a plain or quoted scalar may be folded at a
@@ -203,25 +203,18 @@ def _model_classes(annotation: Any) -> frozenset[type]:
 
 
 def _float(x: float) -> str:
-    """`canonical` (12 significant digits, -0.0 as 0.0), then `SafeRepresenter.represent_float`: its
-    text always resolves back to a float (`repr` has a `.` or an exponent, and gets `.0` before a bare
-    `e`), so it is written plain."""
+    """`canonical`, then `SafeRepresenter.represent_float`: its text always resolves back to a float
+    (`repr` has a `.` or an exponent, and gets `.0` before a bare `e`), so it is written plain."""
     if x != x:
         return ".nan"
     if x == _INF:
         return ".inf"
     if x == -_INF:
         return "-.inf"
-    rounded = float(format(x, _DIGITS))
-    if rounded == 0:
-        return "0.0"
-    text = repr(rounded).lower()
+    text = repr(round_float(x)).lower()
     if "." not in text and "e" in text:
         text = text.replace("e", ".0e", 1)
     return text
-
-
-_DIGITS = f".{FLOAT_DIGITS}g"
 
 
 def _value_text(s: str) -> str:
