@@ -48,7 +48,10 @@ _REF = PureDumper(io.StringIO(), allow_unicode=True, width=WIDTH, default_flow_s
 # allowed plain by analyze_scalar; only the resolver may still make it a non-string (`true`, `1e3`).
 _QUICK = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./-]*")
 _resolve: Callable[[type[ScalarNode], str, tuple[bool, bool]], str] = _REF.resolve
+# The first characters the resolver looks at (read at import); with a resolver for any first character
+# (key None), every string is asked.
 _RESOLVED_FIRST = frozenset(k for k in _REF.yaml_implicit_resolvers if k) | {""}
+_ASK_ALL = None in _REF.yaml_implicit_resolvers
 
 _VALUES: dict[str, str | None] = {}
 _KEYS: dict[str, str | None] = {}
@@ -246,7 +249,7 @@ def _style(s: str) -> str | None:
     if not (s.isascii() and s.isprintable()):  # no line break, tab, control or non-ASCII character
         return None
     quick = _QUICK.fullmatch(s) is not None
-    if quick and s[0] not in _RESOLVED_FIRST:
+    if quick and s[0] not in _RESOLVED_FIRST and not _ASK_ALL:
         return s
     implicit = _resolve(ScalarNode, s, (True, False)) == _STR
     analysis = None if quick else _REF.analyze_scalar(s)
