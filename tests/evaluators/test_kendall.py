@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluators._lib import kendall
-from evaluators._lib.kendall import inversions, kendall_tau, tie_counts_and_inversions
+from evaluators._lib.kendall import EXACT_TIE_SUMS, inversions, kendall_tau, tie_counts_and_inversions, tie_sizes
 
 EXAMPLES = settings(max_examples=400, deadline=None, derandomize=True, database=None)
 
@@ -169,3 +169,13 @@ def test_without_the_kernel_its_test_skips_unless_required(required: str, expect
         timeout=300,
     )
     assert expected in proc.stdout, proc.stdout
+
+
+@pytest.mark.parametrize("n", [2, 1_000, 20_000, EXACT_TIE_SUMS])
+def test_tie_sums_without_single_values_are_the_same_bits(n: int) -> None:
+    rng = np.random.default_rng(n)
+    for y in (np.round(rng.normal(size=n), 2), rng.normal(size=n), np.zeros(n), np.arange(n) // 3):
+        counts = np.unique(y, return_counts=True)[1]
+        full, kept = counts.astype(np.float64), tie_sizes(counts, n)
+        assert float((kept * (kept - 1) / 2).sum()) == float((full * (full - 1) / 2).sum())
+        assert float((kept * (kept - 1) * (2 * kept + 5)).sum()) == float((full * (full - 1) * (2 * full + 5)).sum())
