@@ -9,7 +9,7 @@ With x = steps there are no ties in x, so for values y (ties allowed):
 
 n_d, the number of pairs i < j with y_i > y_j, is counted by the C extension `_kendall` (built from
 _kendall.c by `pip install`, optional) in one merge sort of the values, whose sorted copy gives the
-tie groups: 20,000 values take about 1 ms of CPU in all. Without the extension (no C compiler at
+tie groups: 20,000 values take about 0.3 ms of CPU in all. Without the extension (no C compiler at
 install), numpy counts the same integer bit by bit of the dense ranks (a wavelet tree): a pair is
 counted at the highest bit where its two ranks differ, as a 1 before a 0 among the elements that
 agree on every higher bit; one stable radix sort per bit, about 3.5 ms for 20,000 values with

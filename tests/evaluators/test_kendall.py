@@ -78,7 +78,9 @@ def test_native_count_sort_and_ties_match_brute_force(y: np.ndarray) -> None:
     assert counted is not None
     n_d, groups = counted
     assert n_d == brute_force(y)
-    assert np.array_equal(out, np.sort(y))  # -0.0 == 0.0: either order of the two is sorted
+    assert np.array_equal(out, np.sort(y))
+    # out is the stable sort bit for bit: the kernel's keys make -0.0 and 0.0 one key, and it puts their signs back
+    assert out.tobytes() == np.sort(y, kind="stable").tobytes()
     assert np.array_equal(sizes[:groups], np.unique(y, return_counts=True)[1])
 
 
@@ -117,6 +119,31 @@ def test_a_large_random_series_on_both_paths(monkeypatch: pytest.MonkeyPatch) ->
     assert kendall_tau(y) == tau
     n = 300_001
     assert tie_counts_and_inversions(np.arange(n, 0, -1, dtype=np.float64))[1] == n * (n - 1) // 2
+
+
+@pytest.mark.parametrize("n", [9, 63, 64, 65, 1_000, 5_000])
+def test_the_kernel_past_its_runs_and_trimmed_merges(n: int) -> None:
+    """Runs of 8 by a network, merges of 64 and more trimmed by binary search, ascending and strictly
+    descending series not sorted: each kind of series on both sides of those sizes, against numpy and
+    brute force, with signed zeros among many ties; values and out may be one buffer."""
+    native()
+    assert kendall.native_sort_count is not None
+    rng = np.random.default_rng(n)
+    steps = np.arange(n)
+    loss = np.round(2 + 8 / np.sqrt(1 + steps / 50) + rng.normal(0, 0.02, n), 6)
+    zeros = rng.choice([-0.0, 0.0, 1.0, -1.0], size=n)
+    ties = np.round(rng.normal(size=n), 1)
+    for y in (loss, zeros, ties, np.sort(ties), np.sort(ties)[::-1], np.sort(loss), np.sort(loss)[::-1], -loss):
+        y = np.ascontiguousarray(y)
+        out, sizes = np.empty(n), np.empty(n, dtype=np.int64)
+        counted = kendall.native_sort_count(y, out, sizes)
+        assert counted is not None
+        n_d, groups = counted
+        assert n_d == brute_force(y)
+        assert out.tobytes() == np.sort(y, kind="stable").tobytes()
+        assert np.array_equal(sizes[:groups], np.unique(y, return_counts=True)[1])
+        same = y.copy()
+        assert kendall.native_sort_count(same, same, sizes) == counted and same.tobytes() == out.tobytes()
 
 
 def test_a_nan_takes_the_numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
