@@ -25,6 +25,7 @@ stays bounded: everything runs in blocks of rows.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -55,17 +56,70 @@ def block_scheme(window: int) -> tuple[int, int]:
 
 
 def _block_quantiles(x: np.ndarray, b: int, k: int) -> np.ndarray:
-    """q[j] = the k-th smallest of rows j*b .. j*b+b-1, for every whole block j."""
+    """q[j] = the k-th smallest of rows j*b .. j*b+b-1, for every whole block j; NaN where a block
+    holds a NaN when b <= NETWORK_BLOCK (a NaN bound rules nothing out)."""
     import numpy as np
 
     nb = x.size // b
     q = np.empty(nb, dtype=np.float64)
     blocks = x[: nb * b].reshape(nb, b)
     step = max(1, SCAN // b)
+    plan = _selection_network(b, k) if b <= NETWORK_BLOCK else None
     for start in range(0, nb, step):
         part = blocks[start : start + step]
-        q[start : start + step] = np.sort(part, axis=1)[:, k - 1] if b > 1 else part[:, 0]
+        if plan is None:
+            q[start : start + step] = np.sort(part, axis=1)[:, k - 1]
+        else:  # one column per position in the block: each comparator is two whole-array operations
+            q[start : start + step] = _select(list(part.T.copy()), plan, k)
     return q
+
+
+# Blocks up to this size take their order statistic from a selection network: for b = 10, 27
+# comparators on columns cost half a row-wise sort of 10 values (np.sort's per-row overhead).
+NETWORK_BLOCK = 12
+
+
+@functools.cache
+def _selection_network(b: int, k: int) -> tuple[tuple[int, int, bool, bool], ...]:
+    """The comparators (i, j, min needed, max needed) of Batcher's odd-even merge sort of b values
+    (padded to a power of two: comparators with a padding wire, +inf, do nothing) that the k-th
+    output depends on, in order. Every input is among them: the k-th smallest depends on all."""
+    n = 1 << max(0, (b - 1).bit_length())
+    sort: list[tuple[int, int]] = []
+    p = 1
+    while p < n:
+        d = p
+        while d >= 1:
+            for j in range(d % p, n - d, 2 * d):
+                sort += [(i + j, i + j + d) for i in range(min(d, n - j - d)) if (i + j) // (2 * p) == (i + j + d) // (2 * p)]
+            d //= 2
+        p *= 2
+    needed, plan = {k - 1}, []
+    for i, j in reversed([c for c in sort if c[1] < b]):
+        if i in needed or j in needed:
+            plan.append((i, j, i in needed, j in needed))
+            needed |= {i, j}
+    return tuple(reversed(plan))
+
+
+def _select(columns: list[np.ndarray], plan: tuple[tuple[int, int, bool, bool], ...], k: int) -> np.ndarray:
+    """The k-th smallest across `columns`, elementwise, through a selection network (columns are
+    overwritten). np.minimum/np.maximum return a NaN operand, and every input reaches the output
+    through needed comparators: a NaN anywhere makes the result NaN, never a wrong value."""
+    import numpy as np
+
+    spare = np.empty_like(columns[0])
+    for i, j, low, high in plan:
+        a, b = columns[i], columns[j]
+        if low and high:
+            np.minimum(a, b, out=spare)
+            np.maximum(a, b, out=b)
+            columns[i], spare = spare, a
+        elif low:
+            np.minimum(a, b, out=a)
+        else:
+            np.maximum(a, b, out=b)
+    return columns[k - 1]
 
 
 def _residue_groups(window: int, b: int) -> list[tuple[int, int, int]]:
@@ -113,16 +167,15 @@ def candidate_blocks(x: np.ndarray, window: int, min_ratio: float) -> Iterator[n
             # first = 0, or start - first = reach >= every n_r, so local indices give the same bounds.
             first = max(0, start - reach)
             q = _block_quantiles(x[first * b : stop * b], b, k)
-            xs = x[start * b : stop * b].reshape(stop - start, b)
-            keep = np.empty(xs.shape, dtype=bool)
+            # Each row's threshold, laid out like the rows, so that one comparison covers the block.
+            thr = np.empty((stop - start, b))
             for n_r, r0, r1 in groups:
-                lo = _lower_bounds(q, n_r, start - first, stop - first)
-                # x <= L rules out the z test, x <= min_ratio*L (L > 0) the ratio test; a NaN L rules out
-                # nothing. NaN rows fail `>`; infinite ones pass here and are dropped by the exact stage.
-                thr = np.where(lo > 0, factor * lo, lo)
-                thr[np.isnan(thr)] = -np.inf
-                np.greater(xs[:, r0:r1], thr[:, None], out=keep[:, r0:r1])
-            rows = np.flatnonzero(keep) + start * b
+                thr[:, r0:r1] = _lower_bounds(q, n_r, start - first, stop - first)[:, None]
+            # x <= L rules out the z test, x <= min_ratio*L (L > 0) the ratio test; a NaN L rules out
+            # nothing. NaN rows fail `>`; infinite ones pass here and are dropped by the exact stage.
+            np.multiply(thr, factor, out=thr, where=thr > 0)
+            thr[np.isnan(thr)] = -np.inf
+            rows = np.flatnonzero(x[start * b : stop * b] > thr.reshape(-1)) + start * b
             if start * b < window:
                 rows = rows[rows >= window]
             if rows.size:

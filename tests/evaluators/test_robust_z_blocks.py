@@ -52,3 +52,22 @@ def test_screens_keep_rows_on_their_boundary() -> None:
             rows, ratios = robust_z.robust_z_rows(x, 5, z, min_ratio)
             want_rows, want_ratios = reference_robust_z(x, 5, z, min_ratio)
             assert (rows.tolist(), ratios.tolist()) == (want_rows, want_ratios)
+
+
+def test_selection_network_is_the_kth_smallest() -> None:
+    """The block quantiles' selection network gives np.sort's k-th smallest value of each block (ties,
+    ±0, ±inf included), and NaN for a block holding a NaN (a NaN bound rules nothing out)."""
+    rng = np.random.default_rng(7)
+    for b in range(1, robust_z.NETWORK_BLOCK + 1):
+        x = rng.choice([-np.inf, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, np.inf], size=(500, b))
+        x[:250] = rng.normal(size=(250, b))
+        nan_rows = rng.integers(0, 500, 20)
+        with_nan = x.copy()
+        with_nan[nan_rows, rng.integers(0, b, 20)] = np.nan
+        for k in range(1, b + 1):
+            got = robust_z._block_quantiles(x.reshape(-1), b, k)
+            assert got.tolist() == np.sort(x, axis=1)[:, k - 1].tolist()
+            got = robust_z._block_quantiles(with_nan.reshape(-1), b, k)
+            assert np.isnan(got[nan_rows]).all()
+            clean = np.setdiff1d(np.arange(500), nan_rows)
+            assert got[clean].tolist() == np.sort(x, axis=1)[clean, k - 1].tolist()
