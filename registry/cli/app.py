@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from enum import StrEnum
@@ -360,6 +361,12 @@ def runs_add(
 
 
 def main() -> None:
+    # Python's cyclic GC scans its young generation every 700 new objects: ~110 times while a command
+    # imports typer, pydantic and builds its models, plus ten middle and one full scan of the ~300K
+    # objects they leave, 50 ms of CPU per command. Every 10,000, with the older generations scanned
+    # 50 times less often, that is 16 ms. What a command allocates later rarely forms cycles, and a
+    # young cycle is still found within 10,000 objects.
+    gc.set_threshold(10_000, 50, 50)
     try:
         try:
             app()
