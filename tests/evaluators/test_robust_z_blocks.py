@@ -72,3 +72,14 @@ def test_selection_network_is_the_kth_smallest() -> None:
             assert np.isnan(got[nan_rows]).all()
             clean = np.setdiff1d(np.arange(500), nan_rows)
             assert got[clean].tolist() == np.sort(x, axis=1)[clean, k - 1].tolist()
+
+
+def test_spikes_finds_nonfinite_rows_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """loss.spikes counts and lists NaN/±inf rows a block at a time: rows at either end of a block count."""
+    from evaluators.loss import spikes
+
+    monkeypatch.setattr(spikes, "_BLOCK", 4)
+    x = np.arange(23, dtype=np.float64)
+    x[[0, 3, 4, 7, 8, 22]] = [np.nan, np.inf, -np.inf, np.nan, np.nan, np.inf]
+    assert spikes._nonfinite_rows(x).tolist() == [0, 3, 4, 7, 8, 22]
+    assert spikes._nonfinite_rows(np.ones(9)).tolist() == []
