@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from enum import StrEnum
@@ -360,11 +361,21 @@ def runs_add(
 
 
 def main() -> None:
+    # Python's cyclic GC scans its young generation every 700 new objects: ~110 times while a command
+    # imports typer, pydantic and builds its models, plus ten middle and one full scan of the ~300K
+    # objects they leave, 50 ms of CPU per command. Every 10,000, with the older generations scanned
+    # 50 times less often, that is 16 ms. What a command allocates later rarely forms cycles, and a
+    # young cycle is still found within 10,000 objects.
+    gc.set_threshold(10_000, 50, 50)
     try:
         try:
             app()
         finally:
             sys.stdout.flush()  # here, not at interpreter exit, so a closed pipe is caught below
+            # The interpreter's shutdown ends with a full GC pass over every object still alive (the
+            # ~300K of typer, pydantic and the models): 30-45 ms of CPU to find nothing worth
+            # finalizing, as every file the command wrote is closed. Frozen objects are not scanned.
+            gc.freeze()
     except BrokenPipeError:
         _quiet_stdout()
         raise SystemExit(EXIT_OK) from None

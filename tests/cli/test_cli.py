@@ -327,3 +327,15 @@ def test_missing_claims_folder(project: Project) -> None:
     assert result.output == (
         "claims: claims folder does not exist (hint: create it, or set `claims` under [tool.registry] in pyproject.toml)\n"
     )
+
+
+def test_openblas_threads_do_not_spin_after_start() -> None:
+    """The command sets a short OpenBLAS spin before numpy loads (0.1 s of a core per command
+    otherwise), and leaves a value the user set alone."""
+    probe = "import os, registry.cli.app, numpy; print(os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "4"
+    env["OPENBLAS_THREAD_TIMEOUT"] = "12"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "12"

@@ -123,3 +123,13 @@ def test_evaluators_name_as_json(project: Project) -> None:
     data = json.loads(invoke("evaluators", "loss.spikes", "--format", "json").output)
     assert data["name"] == "loss.spikes"
     assert {s["name"] for s in data["statistics"]} >= {"count"}
+
+
+def test_piped_evaluate_does_not_import_rich(basic: Project) -> None:
+    """Piped, evaluate prints its plain lines itself: importing rich would add 30 ms to every run."""
+    command = [sys.executable, "-X", "importtime", "-m", "registry", "evaluate"]
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.run(command, capture_output=True, text=True, cwd=basic.root, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1].startswith("3 verdict(s): ")
+    assert not [line for line in proc.stderr.splitlines() if line.rsplit("|", 1)[-1].strip().startswith("rich")]

@@ -1,5 +1,5 @@
-"""robust_z in many small blocks, with its two exact screens (a count below the median's threshold,
-a bound on the z-score from the window's shortest half), equals the row-by-row definition."""
+"""robust_z in many small blocks, with its exact screens (block bounds on the median, relaxed where
+candidates are dense; a bound on the z-score from the window's shortest half), equals the row-by-row definition."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from test_events import reference_robust_z
 from evaluators._lib import robust_z
 
 
-@pytest.fixture
-def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=[0.0, 0.01, 2.0])
+def small_blocks(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
     monkeypatch.setattr(robust_z, "SCAN", 37)  # block quantiles recomputed per scan block, odd sizes
     monkeypatch.setattr(robust_z, "CHUNK", 5)
+    monkeypatch.setattr(robust_z, "DENSE", request.param)  # relaxed bounds after the first block, as built, never
 
 
 def series(rng: np.random.Generator, n: int, shape: int) -> np.ndarray:
@@ -52,3 +53,33 @@ def test_screens_keep_rows_on_their_boundary() -> None:
             rows, ratios = robust_z.robust_z_rows(x, 5, z, min_ratio)
             want_rows, want_ratios = reference_robust_z(x, 5, z, min_ratio)
             assert (rows.tolist(), ratios.tolist()) == (want_rows, want_ratios)
+
+
+def test_selection_network_is_the_kth_smallest() -> None:
+    """The block quantiles' selection network gives np.sort's k-th smallest value of each block (ties,
+    ±0, ±inf included), and NaN for a block holding a NaN (a NaN bound rules nothing out)."""
+    rng = np.random.default_rng(7)
+    for b in range(1, robust_z.NETWORK_BLOCK + 1):
+        x = rng.choice([-np.inf, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0, np.inf], size=(500, b))
+        x[:250] = rng.normal(size=(250, b))
+        nan_rows = rng.integers(0, 500, 20)
+        with_nan = x.copy()
+        with_nan[nan_rows, rng.integers(0, b, 20)] = np.nan
+        for k in range(1, b + 1):
+            (got,) = robust_z._block_quantiles(x.reshape(-1), b, (k,))
+            assert got.tolist() == np.sort(x, axis=1)[:, k - 1].tolist()
+            (got,) = robust_z._block_quantiles(with_nan.reshape(-1), b, (k,))
+            assert np.isnan(got[nan_rows]).all()
+            clean = np.setdiff1d(np.arange(500), nan_rows)
+            assert got[clean].tolist() == np.sort(x, axis=1)[clean, k - 1].tolist()
+
+
+def test_spikes_finds_nonfinite_rows_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """loss.spikes counts and lists NaN/±inf rows a block at a time: rows at either end of a block count."""
+    from evaluators.loss import spikes
+
+    monkeypatch.setattr(spikes, "_BLOCK", 4)
+    x = np.arange(23, dtype=np.float64)
+    x[[0, 3, 4, 7, 8, 22]] = [np.nan, np.inf, -np.inf, np.nan, np.nan, np.inf]
+    assert spikes._nonfinite_rows(x).tolist() == [0, 3, 4, 7, 8, 22]
+    assert spikes._nonfinite_rows(np.ones(9)).tolist() == []

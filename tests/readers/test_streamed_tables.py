@@ -145,3 +145,20 @@ def test_a_column_asked_elsewhere_that_does_not_parse_here_is_no_error(tmp_path,
     assert steps.tolist() == [0, 1] and loss.tolist() == [1.0, 0.5]
     with pytest.raises(ArtifactError, match="m.csv:2: column 'note' is not numeric"):
         table(tmp_path / "c", "m.csv", text_note).series("note")
+
+
+@pytest.mark.parametrize("at", range(1, 8))
+def test_step_order_is_checked_across_block_ends(tmp_path, monkeypatch, at):
+    """The steps are compared a block at a time: a step out of order or repeated on either side of a
+    block's end is still seen (sorted, or refused when repeated)."""
+    from registry.readers.metrics import table as table_module
+
+    monkeypatch.setattr(table_module, "_CHECK_ROWS", 3)
+    steps = list(range(9))
+    steps[at - 1], steps[at] = steps[at], steps[at - 1]
+    t = table(tmp_path / "swapped", "m.csv", "step,loss\n" + "".join(f"{s},{s}\n" for s in steps))
+    assert t.steps.tolist() == list(range(9)) and t.column("loss").tolist() == list(range(9))
+    steps = list(range(9))
+    steps[at] = steps[at - 1]
+    with pytest.raises(ArtifactError, match=f"step {at - 1} occurs more than once"):
+        table(tmp_path / "repeated", "m.csv", "step,loss\n" + "".join(f"{s},{s}\n" for s in steps)).steps  # noqa: B018
