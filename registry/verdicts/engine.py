@@ -142,8 +142,14 @@ def evaluate(
     found: dict[tuple[int, int | None], Measured] = {}
     total = len(plan.order)
 
+    keys: dict[tuple[int, int | None], str] = {}
+
     def done(ci: int, ri: int | None, measured: Measured) -> None:
         found[(ci, ri)] = measured
+        if not isinstance(measured, list):
+            # Its key now, while workers measure (here it costs half of what it would after them).
+            pair_runs = [runs[ri]] if ri is not None else _runs_of(measured.verdict, runs)
+            keys[(ci, ri)] = key_of(claims[ci], pair_runs, inputs, measured.verdict)
         if options.progress is not None:
             options.progress(len(found), total, runs[ri].id if ri is not None else ACROSS_RUNS)
 
@@ -172,8 +178,7 @@ def evaluate(
         result.verdicts.append(verdict)
         result.texts.append(measured.text)
         result.seqs.append(seq)
-        pair_runs = [runs[ri]] if ri is not None else _runs_of(verdict, runs)
-        result.keys.append(key_of(claims[ci], pair_runs, inputs, verdict))
+        result.keys.append(keys[(ci, ri)])
     return result
 
 
