@@ -146,11 +146,22 @@ def _refuse_link(path: Path, what: str) -> None:
         )
 
 
-def check_target(path: Path) -> None:
-    """Refuse to write `path` if its claim folder or the file itself is a symbolic link (a located
-    UserError); called for every verdict before any is written, so a refusal writes nothing."""
-    _refuse_link(path.parent, f"verdict folder {path.parent.name!r}")
-    _refuse_link(path, f"verdict file {path.name!r}")
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _bytes_of(path: Path) -> bytes | None:
+    """The verdict file's bytes (None: none to read); a file that is a symbolic link is refused (a located
+    UserError). One open that does not follow a link, not a check and then a read (issue 14)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        _refuse_link(path, f"verdict file {path.name!r}")  # the link is why (ELOOP, or EMLINK on BSD)
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        try:
+            return fh.read()
+        except OSError:  # e.g. a folder by the file's name: replacing it fails later, located
+            return None
 
 
 def remove_stale_temps(folder: Path) -> None:
@@ -199,19 +210,21 @@ def write_atomic_many(items: list[tuple[Path, str]]) -> list[Path]:
     then renamed into place one by one in the given order. Returns the paths that changed."""
     from concurrent.futures import ThreadPoolExecutor
 
-    for path, _ in items:
-        check_target(path)  # a link out of verdicts/ is refused before anything is written
-    for folder in sorted({path.parent for path, _ in items}):
+    # A claim folder or verdict file that is a link out of verdicts/ is refused before anything is written.
+    folders = sorted({path.parent for path, _ in items})
+    for folder in folders:
+        _refuse_link(folder, f"verdict folder {folder.name!r}")
+    if not _NOFOLLOW:  # no O_NOFOLLOW (Windows): look before reading
+        for path, _ in items:
+            _refuse_link(path, f"verdict file {path.name!r}")
+    existing = [_bytes_of(path) for path, _ in items]
+    for folder in folders:
         remove_stale_temps(folder)
     changed: list[tuple[Path, bytes]] = []
-    for path, text in items:
+    for (path, text), old in zip(items, existing, strict=True):
         data = text.encode("utf-8")
-        try:
-            if path.read_bytes() == data:
-                continue
-        except OSError:
-            pass
-        changed.append((path, data))
+        if data != old:
+            changed.append((path, data))
     with ThreadPoolExecutor(max_workers=16) as pool:
         temps = list(pool.map(lambda item: _temporary(*item), changed))
     try:
@@ -230,7 +243,7 @@ def _temporary(path: Path, data: bytes) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     _refuse_link(path.parent, f"verdict folder {path.parent.name!r}")
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)  # umask applies
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o666)  # umask applies
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
