@@ -2,11 +2,13 @@
 
     registry evaluate --executor dask --scheduler tcp://host:8786
 
-Each task is `measure_run(claims, run, claim_indices, measure_pair)`: the worker opens the run's artifacts (they
+The unit of work is `measure_run(claims, run, claim_indices, measure_pair)`: the worker opens the run's artifacts (they
 must be readable from the worker: a shared file system, or object storage), measures every claim
-on it, and returns the judged verdicts with their files' text; this client puts them in order and writes them, so
+on it, and returns the judged verdicts with their files' text. A Dask task is `measure_runs` over a
+chunk of runs (about TASKS_PER_THREAD tasks per worker thread: Dask's own cost per task is
+milliseconds, as much as a short run's claims); this client puts them in order and writes them, so
 the files are byte for byte those of `--jobs 1`. The claims are sent once (scattered to every
-worker), the runs one per task. `measure_run` is a plain function of picklable values: a Ray or
+worker), the runs with their task. `measure_run` is a plain function of picklable values: a Ray or
 Spark job can call it the same way (one task per run).
 """
 
@@ -38,6 +40,17 @@ def measure_run(
     finally:
         run.release()
 
+
+def measure_runs(
+    claims: Sequence[LoadedClaim], runs: Sequence[tuple[Run, Sequence[int]]], measure: MeasurePair
+) -> list[list[tuple[int, Measured]]]:
+    """`measure_run` for each (run, claim indices) in turn: one Dask task for several runs."""
+    return [measure_run(claims, run, claim_indices, measure) for run, claim_indices in runs]
+
+
+# Tasks per worker thread: each task carries a few milliseconds of Dask's own overhead, so a sweep of
+# hundreds of short runs is sent in this many chunks per thread (enough for the load to even out).
+TASKS_PER_THREAD = 16
 
 _REGISTRY: list[EvaluatorRegistry] = []
 
@@ -79,8 +92,15 @@ def run_on_dask(work: Work, tasks: Sequence[Task], done: Done, scheduler: str | 
 
     with _client(scheduler) as client:
         [claims] = client.scatter([list(work.claims)], broadcast=True)
-        futures = {client.submit(measure_run, claims, work.runs[ri], cis, work.measure, pure=False): ri for ri, cis in tasks}
-        # Results come with their completion (one message each), not fetched one by one afterwards.
+        threads = max(1, sum(client.nthreads().values()))
+        size = -(-len(tasks) // (threads * TASKS_PER_THREAD))
+        chunks = [tasks[i : i + size] for i in range(0, len(tasks), size)]
+        futures = {
+            client.submit(measure_runs, claims, [(work.runs[ri], cis) for ri, cis in chunk], work.measure, pure=False): chunk
+            for chunk in chunks
+        }
+        # Results come with their completion (one message per task), not fetched one by one afterwards.
         for future, result in as_completed(futures, with_results=True):  # type: ignore[no-untyped-call]
-            for ci, measured in result:
-                done(ci, futures[future], [_here(e) for e in measured] if isinstance(measured, list) else measured)
+            for (ri, _), pairs in zip(futures[future], result, strict=True):
+                for ci, measured in pairs:
+                    done(ci, ri, [_here(e) for e in measured] if isinstance(measured, list) else measured)

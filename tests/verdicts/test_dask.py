@@ -33,7 +33,13 @@ def setup(project: Project, copies: int = 3) -> None:
         project.add_claim(claim)
 
 
-def test_dask_gives_the_bytes_of_one_process(project: Project, scheduler: str) -> None:
+@pytest.mark.parametrize("tasks_per_thread", [16, 1])  # 16: a run per task here; 1: two runs in a task
+def test_dask_gives_the_bytes_of_one_process(
+    project: Project, scheduler: str, tasks_per_thread: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from registry.verdicts import dask_executor
+
+    monkeypatch.setattr(dask_executor, "TASKS_PER_THREAD", tasks_per_thread)
     setup(project)
     local = invoke("evaluate", "--force", "--jobs", "1")
     assert local.exit_code == 0, local.output
