@@ -21,7 +21,7 @@ from registry.plugins import EvaluatorRegistry
 from registry.runs.run import Run, selects
 from registry.verdicts.current import Index, KeyInputs, key_now, key_of
 from registry.verdicts.executors import Measured, Work, run_in_process, run_in_workers
-from registry.verdicts.file import Rendered, remove_stale_temps_below, rendered, verdict_path, write_atomic_many
+from registry.verdicts.file import Rendered, holds, remove_stale_temps_below, rendered, verdict_path, write_atomic_many
 from registry.verdicts.model import ACROSS_RUNS, Verdict
 from registry.verdicts.options import EvaluateOptions as EvaluateOptions  # re-exported for the CLI
 from registry.verdicts.options import Options, Skipped
@@ -75,6 +75,9 @@ class Evaluation:
     # Per verdict (same order): its place in the order of all pairs, skipped ones included.
     seqs: list[int] = field(default_factory=list)
     index: Index | None = None
+    # Verdict files (in the folder `unchanged_in`) found to hold their new text already, as it arrived.
+    unchanged: set[Path] = field(default_factory=set)
+    unchanged_in: Path | None = None
 
     def all_verdicts(self) -> list[Verdict]:
         """The verdicts of every pair, measured or skipped (read back from their files), in order: for
@@ -137,6 +140,7 @@ def evaluate(
     claims, runs = list(claims), list(runs)
     result = Evaluation(index=Index.load(options.index) if options.index is not None else None)
     result.claims = {lc.id: lc for lc in claims}
+    result.unchanged_in = options.verdicts
     inputs = KeyInputs(evaluators)
     plan = _plan(claims, runs, inputs, options, result)
     found: dict[tuple[int, int | None], Measured] = {}
@@ -147,9 +151,15 @@ def evaluate(
     def done(ci: int, ri: int | None, measured: Measured) -> None:
         found[(ci, ri)] = measured
         if not isinstance(measured, list):
-            # Its key now, while workers measure (here it costs half of what it would after them).
-            pair_runs = [runs[ri]] if ri is not None else _runs_of(measured.verdict, runs)
-            keys[(ci, ri)] = key_of(claims[ci], pair_runs, inputs, measured.verdict)
+            # Its key, and whether its file already holds it, now: while workers measure, this costs
+            # half of what it would once they are done and this process works alone.
+            verdict = measured.verdict
+            pair_runs = [runs[ri]] if ri is not None else _runs_of(verdict, runs)
+            keys[(ci, ri)] = key_of(claims[ci], pair_runs, inputs, verdict)
+            if options.verdicts is not None:
+                path = verdict_path(options.verdicts, verdict.claim.id, verdict.run.id if verdict.run else None)
+                if holds(path, measured.text):
+                    result.unchanged.add(path)
         if options.progress is not None:
             options.progress(len(found), total, runs[ri].id if ri is not None else ACROSS_RUNS)
 
@@ -193,7 +203,7 @@ def write_verdicts(result: Evaluation, folder: Path) -> None:
         (verdict_path(folder, v.claim.id, v.run.id if v.run else None), text)
         for v, text in zip(result.verdicts, result.texts, strict=True)
     ]
-    result.written.extend(write_atomic_many(texts))
+    result.written.extend(write_atomic_many(texts, result.unchanged if folder == result.unchanged_in else frozenset()))
     remove_stale_temps_below(folder)  # what killed runs left, also where nothing was written this time
     if result.index is not None:
         for (path, text), verdict, key in zip(texts, result.verdicts, result.keys, strict=True):

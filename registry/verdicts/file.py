@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,10 +205,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def write_atomic_many(items: list[tuple[Path, str]]) -> list[Path]:
+def holds(path: Path, text: str) -> bool:
+    """Whether the verdict file `path` (not a link) already holds `text`: then writing it changes nothing."""
+    try:
+        return _bytes_of(path) == text.encode("utf-8")
+    except UserError:  # a link: refused when written
+        return False
+
+
+def write_atomic_many(items: list[tuple[Path, str]], unchanged: Set[Path] = frozenset()) -> list[Path]:
     """Write files atomically, each only when its text changed: the changed ones are written to
     temporary files and fsynced concurrently (an fsync costs milliseconds, and the file system commits concurrent ones together),
-    then renamed into place one by one in the given order. Returns the paths that changed."""
+    then renamed into place one by one in the given order. Returns the paths that changed.
+
+    `unchanged`: paths found (by `holds`, while the verdicts were measured) to hold their text already."""
     from concurrent.futures import ThreadPoolExecutor
 
     # A claim folder or verdict file that is a link out of verdicts/ is refused before anything is written.
@@ -217,14 +228,15 @@ def write_atomic_many(items: list[tuple[Path, str]]) -> list[Path]:
     if not _NOFOLLOW:  # no O_NOFOLLOW (Windows): look before reading
         for path, _ in items:
             _refuse_link(path, f"verdict file {path.name!r}")
-    existing = [_bytes_of(path) for path, _ in items]
+    changed: list[tuple[Path, bytes]] = []
+    for path, text in items:
+        if path in unchanged:
+            continue
+        data = text.encode("utf-8")
+        if _bytes_of(path) != data:
+            changed.append((path, data))
     for folder in folders:
         remove_stale_temps(folder)
-    changed: list[tuple[Path, bytes]] = []
-    for (path, text), old in zip(items, existing, strict=True):
-        data = text.encode("utf-8")
-        if data != old:
-            changed.append((path, data))
     with ThreadPoolExecutor(max_workers=16) as pool:
         temps = list(pool.map(lambda item: _temporary(*item), changed))
     try:
