@@ -75,9 +75,8 @@ class Evaluation:
     # Per verdict (same order): its place in the order of all pairs, skipped ones included.
     seqs: list[int] = field(default_factory=list)
     index: Index | None = None
-    # Verdict files (in the folder `unchanged_in`) found to hold their new text already, as it arrived.
+    # Verdict files found to hold their new text already, as it arrived (paths in the verdicts folder).
     unchanged: set[Path] = field(default_factory=set)
-    unchanged_in: Path | None = None
 
     def all_verdicts(self) -> list[Verdict]:
         """The verdicts of every pair, measured or skipped (read back from their files), in order: for
@@ -140,7 +139,6 @@ def evaluate(
     claims, runs = list(claims), list(runs)
     result = Evaluation(index=Index.load(options.index) if options.index is not None else None)
     result.claims = {lc.id: lc for lc in claims}
-    result.unchanged_in = options.verdicts
     inputs = KeyInputs(evaluators)
     plan = _plan(claims, runs, inputs, options, result)
     found: dict[tuple[int, int | None], Measured] = {}
@@ -203,7 +201,7 @@ def write_verdicts(result: Evaluation, folder: Path) -> None:
         (verdict_path(folder, v.claim.id, v.run.id if v.run else None), text)
         for v, text in zip(result.verdicts, result.texts, strict=True)
     ]
-    result.written.extend(write_atomic_many(texts, result.unchanged if folder == result.unchanged_in else frozenset()))
+    result.written.extend(write_atomic_many(texts, result.unchanged))
     remove_stale_temps_below(folder)  # what killed runs left, also where nothing was written this time
     if result.index is not None:
         for (path, text), verdict, key in zip(texts, result.verdicts, result.keys, strict=True):

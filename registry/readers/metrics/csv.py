@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from registry.errors import ArtifactError
-from registry.readers.metrics.blocks import BLOCK, ColumnFill, blocks, fill_column, line_count
+from registry.readers.metrics.blocks import BLOCK, ColumnFill, blocks, line_count
 from registry.readers.metrics.source import ColumnSource
 
 if TYPE_CHECKING:
@@ -82,12 +82,12 @@ class CsvSource(ColumnSource):
 
         kind = self._kind(name)
         try:
-            return _stream(self.path, self.sep, self.columns, name, kind)
+            return _stream_many(self.path, self.sep, self.columns, {name: kind})[name]
         except pa.ArrowInvalid as exc:
             message = str(exc)
         if kind == pa.int64():
             try:  # steps written as "100.0": the table checks they are integers
-                values, present = _stream(self.path, self.sep, self.columns, name, pa.float64())
+                values, present = _stream_many(self.path, self.sep, self.columns, {name: pa.float64()})[name]
             except pa.ArrowInvalid:
                 pass
             else:
@@ -188,15 +188,11 @@ def _batches(path: Path, sep: str, names: list[str], kinds: dict[str, Any]) -> I
         pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed parse buffers otherwise
 
 
-def _stream(path: Path, sep: str, names: list[str], name: str, kind: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """One column as numpy (text as an object array, "" where empty) and its presence (None: every row)."""
-    return fill_column((chunks[0] for chunks in _batches(path, sep, names, {name: kind})), line_count(path), kind)
-
-
 def _stream_many(
     path: Path, sep: str, names: list[str], kinds: dict[str, Any]
 ) -> dict[str, tuple[np.ndarray, np.ndarray | None]]:
-    """Several columns as _stream gives one, in one pass."""
+    """Columns as numpy (text as an object array, "" where empty) with their presence (None: every row),
+    in one pass."""
     size = line_count(path)
     fills = {name: ColumnFill(size, kind) for name, kind in kinds.items()}
     for chunks in _batches(path, sep, names, kinds):

@@ -255,14 +255,14 @@ class MetricsTable:
             )
         wanted = [step_col, *[c for c in self.spec.where if c != step_col]]
         missing = [c for c in wanted if c not in self._source.columns]
-        if also is not None and also not in wanted and also in self._source.columns and not missing:
+        if missing:
+            raise ArtifactError(self.path, f"`where` names column {missing[0]!r}, which the file does not have")
+        if also is not None and also not in wanted and also in self._source.columns:
             wanted.append(also)
         # Columns claims asked for in other files with this header (the runs of a sweep): read in the
         # same pass, at little cost, rather than in a pass each when asked for.
         likely = sorted(_ASKED.get(self._header_key(), set()) - set(wanted))
-        if missing:
-            raise ArtifactError(self.path, f"`where` names column {missing[0]!r}, which the file does not have")
-        raw = self._source.read_also(wanted, likely) if likely and not missing else self._source.read(wanted)
+        raw = self._source.read_also(wanted, likely) if likely else self._source.read(wanted)
         n_raw = len(raw[step_col])
         # No `where`: no mask, and no copies of a long step column (10^7 rows = 80 MB each).
         mask: np.ndarray | None = None
